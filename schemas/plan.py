@@ -1,0 +1,284 @@
+"""Plans (evaluation configuration): a validated model of the plan YAML.
+
+Errors name the file, the line and the field, e.g.::
+
+    plans/default.yaml:31: weights.sales: weights sum to 0.9, must sum to 1
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+MetricKind = Literal[
+    "measurement",
+    "activity_count",
+    "prospecting_index",
+    "closing_index",
+    "lead_sla_compliance",
+    "commercial_contribution",
+    "company_revenue",
+    "customer_satisfaction",
+]
+AttributionModel = Literal["last_touch", "first_touch", "linear", "position_based", "time_decay", "shapley", "markov"]
+WEIGHT_TOLERANCE = Decimal("1e-9")
+
+
+class PlanError(ValueError):
+    """A plan file that cannot be used; the message names file, line and field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Metric(_Strict):
+    kind: MetricKind
+    direction: Literal["higher", "lower"] = "higher"
+    target: Decimal | None = None
+    cap: Decimal | None = Field(default=None, ge=0)
+    metric: str | None = None  # measurement: the measurements.metric name
+    agg: Literal["mean", "sum", "last", "min", "max"] = "mean"
+    activity_types: tuple[str, ...] = ()
+    sla_hours: Decimal | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Metric:
+        if self.kind == "measurement" and not self.metric:
+            raise ValueError("a measurement metric needs `metric` (the measurements.metric name)")
+        if self.kind == "activity_count" and not self.activity_types:
+            raise ValueError("an activity_count metric needs `activity_types`")
+        if self.kind == "lead_sla_compliance" and self.sla_hours is None:
+            raise ValueError("a lead_sla_compliance metric needs `sla_hours`")
+        return self
+
+
+class PositionBased(_Strict):
+    first: Decimal = Field(default=Decimal("0.4"), ge=0, le=1)
+    last: Decimal = Field(default=Decimal("0.4"), ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _shares(self) -> PositionBased:
+        if self.first + self.last > 1:
+            raise ValueError("first + last must be <= 1")
+        if self.first + self.last == 0:
+            raise ValueError("first + last must be > 0")
+        return self
+
+
+class TimeDecay(_Strict):
+    half_life_days: Decimal = Field(default=Decimal(14), gt=0)
+
+
+class Attribution(_Strict):
+    model: AttributionModel = "linear"
+    lookback_days: int = Field(default=180, ge=0)
+    position_based: PositionBased = PositionBased()
+    time_decay: TimeDecay = TimeDecay()
+
+
+class Plan(_Strict):
+    name: str
+    version: str
+    effective_from: dt.date
+    timezone: str
+    period: Literal["month", "quarter"]
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    achievement_cap: Decimal = Field(ge=0)
+    departments: tuple[str, ...] = Field(min_length=1)
+    metrics: dict[str, Metric]
+    weights: dict[str, dict[str, Decimal]]
+    role_weights: dict[str, dict[str, Decimal]] = {}
+    attribution: Attribution = Attribution()
+    payout_curve: tuple[tuple[Decimal, Decimal], ...] = Field(min_length=1)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, v: object) -> object:
+        return str(v) if isinstance(v, (int, float)) else v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {v!r} (use an IANA name such as Europe/Madrid)") from None
+        return v
+
+    @field_validator("departments")
+    @classmethod
+    def _dept_ids(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        import re
+
+        bad = [d for d in v if not re.fullmatch(r"[a-z][a-z0-9_]*", d)]
+        if bad:
+            raise ValueError(f"department ids must be lowercase snake_case: {bad}")
+        if len(set(v)) != len(v):
+            raise ValueError("departments are listed twice")
+        return v
+
+    @field_validator("payout_curve")
+    @classmethod
+    def _curve(cls, v: tuple[tuple[Decimal, Decimal], ...]) -> tuple[tuple[Decimal, Decimal], ...]:
+        for (x0, y0), (x1, y1) in zip(v, v[1:]):
+            if x1 < x0:
+                raise ValueError(f"payout points must be sorted by composite: {x1} comes after {x0}")
+            if y1 < y0:
+                raise ValueError(f"payout multipliers must not decrease: {y1} comes after {y0}")
+        return v
+
+    @model_validator(mode="after")
+    def _weights(self) -> Plan:
+        rows = {("weights", d): row for d, row in self.weights.items()}
+        rows.update({("role_weights", k): row for k, row in self.role_weights.items()})
+        for (section, key), row in rows.items():
+            dept = key.split("/", 1)[0]
+            if section == "role_weights" and "/" not in key:
+                raise _FieldError((section, key), "role_weights keys are 'department/role'")
+            if dept not in self.departments:
+                raise _FieldError((section, key), f"department {dept!r} is not in `departments`")
+            for metric, w in row.items():
+                if metric not in self.metrics:
+                    raise _FieldError((section, key, metric), f"metric {metric!r} is not defined in `metrics`")
+                if w < 0:
+                    raise _FieldError((section, key, metric), "weights must be >= 0")
+            total = sum(row.values(), Decimal(0))
+            if abs(total - 1) > WEIGHT_TOLERANCE:
+                raise _FieldError((section, key), f"weights sum to {total}, must sum to 1")
+        missing = [d for d in self.departments if d not in self.weights]
+        if missing:
+            raise _FieldError(("weights",), f"no weight row for departments {missing}")
+        return self
+
+    # ---- derived helpers -------------------------------------------------
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def weight_row(self, department: str, role: str | None) -> dict[str, Decimal]:
+        return self.role_weights.get(f"{department}/{role}") or self.weights.get(department, {})
+
+    def cap_for(self, metric: str) -> Decimal:
+        cap = self.metrics[metric].cap
+        return self.achievement_cap if cap is None else cap
+
+
+class _FieldError(ValueError):
+    def __init__(self, loc: tuple[str, ...], msg: str) -> None:
+        super().__init__(msg)
+        self.loc = loc
+        self.msg = msg
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A SafeLoader that remembers the line of every mapping key and sequence item."""
+
+
+def _line_map(text: str) -> dict[tuple[str, ...], int]:
+    lines: dict[tuple[str, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                p = path + (str(k.value),)
+                lines[p] = k.start_mark.line + 1
+                walk(v, p)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, path + (str(i),))
+
+    root = yaml.compose(text, Loader=_LineLoader)
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _line_of(lines: dict[tuple[str, ...], int], loc: tuple[str, ...]) -> int:
+    while loc and loc not in lines:
+        loc = loc[:-1]
+    return lines.get(loc, 1)
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Load and validate one plan file; raise :class:`PlanError` naming file, line and field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise PlanError(f"{path}: cannot read plan file: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+        lines = _line_map(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        raise PlanError(f"{path}:{line}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise PlanError(f"{path}:1: a plan must be a YAML mapping")
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as e:
+        msgs = []
+        for err in e.errors():
+            loc = tuple(str(p) for p in err["loc"])
+            ctx_err = (err.get("ctx") or {}).get("error")
+            if isinstance(ctx_err, _FieldError):
+                loc, msg = ctx_err.loc, ctx_err.msg
+            else:
+                msg = err["msg"].removeprefix("Value error, ")
+            field = ".".join(loc) or "(plan)"
+            msgs.append(f"{path}:{_line_of(lines, loc)}: {field}: {msg}")
+        raise PlanError("\n".join(msgs)) from None
+
+
+class PlanSet:
+    """One plan file, or a folder of plan files; each period uses the plan in force on its first day."""
+
+    def __init__(self, plans: list[Plan], source: Path) -> None:
+        if not plans:
+            raise PlanError(f"{source}: no plan files (*.yaml) found")
+        self.plans = sorted(plans, key=lambda p: p.effective_from)
+        self.source = source
+        first = self.plans[0]
+        for p in self.plans[1:]:
+            for attr in ("timezone", "currency", "period"):
+                if getattr(p, attr) != getattr(first, attr):
+                    raise PlanError(
+                        f"{source}: plans {first.name!r} and {p.name!r} differ in {attr}; "
+                        "plans in one folder must share timezone, currency and period kind"
+                    )
+        dates = [p.effective_from for p in self.plans]
+        if len(set(dates)) != len(dates):
+            raise PlanError(f"{source}: two plans have the same effective_from")
+
+    @classmethod
+    def load(cls, path: str | Path) -> PlanSet:
+        path = Path(path)
+        if path.is_dir():
+            files = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml"))
+            return cls([load_plan(f) for f in files], path)
+        return cls([load_plan(path)], path)
+
+    @property
+    def base(self) -> Plan:
+        """The plan whose timezone, currency and period kind every plan shares."""
+        return self.plans[0]
+
+    def for_period_start(self, start: dt.date) -> Plan | None:
+        in_force = [p for p in self.plans if p.effective_from <= start]
+        return in_force[-1] if in_force else None
+
+    @property
+    def departments(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for p in self.plans:
+            seen.update(dict.fromkeys(p.departments))
+        return list(seen)
