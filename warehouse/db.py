@@ -1,0 +1,139 @@
+"""Every DuckDB connection Orbit opens, and the warehouse's migrations.
+
+The pipeline is the warehouse file's only writer. Analysts never open it: they read
+the published snapshot (:mod:`warehouse.publish`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from schemas.contracts import DATASETS
+from schemas.derive import ddl
+
+log = logging.getLogger(__name__)
+
+# Marts (public names and leading columns are a contract for analysts).
+_MARTS = [
+    """CREATE TABLE IF NOT EXISTS evaluation_matrix (
+        period VARCHAR NOT NULL, employee_id VARCHAR NOT NULL, department VARCHAR NOT NULL, metric VARCHAR NOT NULL,
+        actual DECIMAL(38,12), target DECIMAL(38,12), achievement DECIMAL(38,12), weight DECIMAL(38,12),
+        weighted_score DECIMAL(38,12), plan_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
+        effective_weight DECIMAL(38,12), included BOOLEAN, reason VARCHAR, detail VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS employee_scores (
+        period VARCHAR NOT NULL, employee_id VARCHAR NOT NULL, department VARCHAR NOT NULL, role VARCHAR,
+        composite DECIMAL(38,12) NOT NULL, payout_multiplier DECIMAL(38,12) NOT NULL, incomplete BOOLEAN NOT NULL,
+        incomplete_reason VARCHAR, plan_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL)""",
+    # Private: bonus arithmetic. Read only by the HR export and `orbit explain`; never published.
+    """CREATE TABLE IF NOT EXISTS bonus_lines (
+        period VARCHAR NOT NULL, employee_id VARCHAR NOT NULL, full_name VARCHAR, department VARCHAR NOT NULL,
+        role VARCHAR, composite_exact VARCHAR NOT NULL, multiplier_exact VARCHAR NOT NULL,
+        bonus_target DECIMAL(18,2), period_share VARCHAR, fte_days DECIMAL(38,9), days_in_period INTEGER,
+        bonus_amount DECIMAL(18,2) NOT NULL, currency VARCHAR NOT NULL, incomplete BOOLEAN NOT NULL,
+        plan_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS department_matrix (
+        period VARCHAR NOT NULL, department VARCHAR NOT NULL, metric VARCHAR NOT NULL,
+        mean_achievement DECIMAL(38,12), employees BIGINT, plan_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS attribution_credits (
+        period VARCHAR NOT NULL, opportunity_id VARCHAR NOT NULL, employee_id VARCHAR NOT NULL,
+        department VARCHAR NOT NULL, model VARCHAR NOT NULL, credit DECIMAL(18,2) NOT NULL, share DECIMAL(38,12),
+        plan_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS attribution_department_values (
+        period VARCHAR NOT NULL, model VARCHAR NOT NULL, department VARCHAR NOT NULL, value DECIMAL(38,12),
+        plan_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS data_quality (
+        period VARCHAR, "check" VARCHAR NOT NULL, dataset VARCHAR NOT NULL, rows BIGINT NOT NULL,
+        examples VARCHAR, run_id VARCHAR NOT NULL)""",
+    """CREATE SEQUENCE IF NOT EXISTS ingestion_seq""",
+    """CREATE TABLE IF NOT EXISTS ingestion_log (
+        seq BIGINT NOT NULL DEFAULT nextval('ingestion_seq'), file VARCHAR NOT NULL, dataset VARCHAR,
+        sha256 VARCHAR NOT NULL, rows_read BIGINT NOT NULL, rows_loaded BIGINT NOT NULL,
+        rows_quarantined BIGINT NOT NULL, rows_duplicate BIGINT NOT NULL, status VARCHAR NOT NULL,
+        message VARCHAR, file_mtime TIMESTAMPTZ, ingested_at TIMESTAMPTZ NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS quarantine (
+        dataset VARCHAR NOT NULL, file VARCHAR NOT NULL, sha256 VARCHAR NOT NULL, line BIGINT,
+        reason VARCHAR NOT NULL, details VARCHAR, raw JSON, quarantined_at TIMESTAMPTZ NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS runs (
+        run_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, started_at TIMESTAMPTZ NOT NULL,
+        finished_at TIMESTAMPTZ, status VARCHAR NOT NULL, periods VARCHAR, plan_version VARCHAR, message VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS restatements (
+        period VARCHAR NOT NULL, employee_id VARCHAR NOT NULL, old_run_id VARCHAR, new_run_id VARCHAR,
+        old_composite DECIMAL(38,12), new_composite DECIMAL(38,12), old_bonus_amount DECIMAL(18,2),
+        new_bonus_amount DECIMAL(18,2), difference DECIMAL(18,2), reason VARCHAR, restated_at TIMESTAMPTZ)""",
+    """CREATE TABLE IF NOT EXISTS audit_log (
+        seq BIGINT NOT NULL, logged_at TIMESTAMPTZ NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL,
+        period VARCHAR, run_id VARCHAR, plan_version VARCHAR, input_hashes VARCHAR, output_sha256 VARCHAR,
+        detail VARCHAR, prev_hash VARCHAR, row_hash VARCHAR NOT NULL)""",
+]
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "datasets, history, ledger, quarantine and marts",
+        [ddl(d) for d in DATASETS.values()] + [ddl(d, history=True) for d in DATASETS.values()] + _MARTS,
+    ),
+]
+
+
+def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file with Orbit's session settings (UTC, bounded memory)."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as e:
+        raise RuntimeError(
+            f"cannot open {path}: {e}. Another Orbit process is writing it; analysts should open "
+            "the published snapshot (published/analytics.duckdb) instead of the warehouse."
+        ) from None
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET memory_limit = '{os.environ.get('ORBIT_MEMORY_LIMIT', '4GB')}'")
+    return con
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply pending migrations; return the schema version."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description VARCHAR, "
+        "applied_at TIMESTAMPTZ DEFAULT current_timestamp)"
+    )
+    done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    for version, description, statements in MIGRATIONS:
+        if version in done:
+            continue
+        with transaction(con):
+            for sql in statements:
+                con.execute(sql)
+            con.execute("INSERT INTO schema_migrations (version, description) VALUES (?, ?)", [version, description])
+        log.info("warehouse migrated to version %s: %s", version, description)
+    return max(v for v, _, _ in MIGRATIONS)
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def open_warehouse(path: str | Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse, migrated (when writable), closed on exit."""
+    con = connect(path, read_only=read_only)
+    try:
+        if not read_only:
+            migrate(con)
+        yield con
+    finally:
+        con.close()
