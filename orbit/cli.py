@@ -1,1 +1,310 @@
-def main(): pass
+"""`orbit`: the one command-line entry point.
+
+Exit status: 0 success, 1 a run that failed, 2 bad usage or bad input (with a message
+that says what to fix). Heavy imports (Prefect, Great Expectations) happen inside the
+verbs, so `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from orbit.settings import Home, plan_path
+
+app = typer.Typer(
+    name="orbit",
+    help="Orbit: measure and reward how every department contributes to commercial results.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+export_app = typer.Typer(help="HR exports.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+app.add_typer(audit_app, name="audit")
+
+PlanOpt = Annotated[Optional[Path], typer.Option("--plan", help="plan file or folder of plans (default: $ORBIT_PLAN or plans/default.yaml)")]
+PeriodOpt = Annotated[Optional[str], typer.Option("--period", help="period such as 2026-07 or 2026-Q3")]
+DEMO_MARKER = ".orbit-demo"
+log = logging.getLogger("orbit")
+
+
+class UsageProblem(Exception):
+    """Bad usage or bad input: exit 2 with the message."""
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.secho(f"orbit: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def _setup_logging(verbose: bool) -> None:
+    if verbose:
+        os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("great_expectations", "httpx", "prefect", "alembic", "aiosqlite"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress")] = False) -> None:
+    _setup_logging(verbose)
+
+
+def _plans(plan: Path | None):
+    from schemas.plan import PlanError, PlanSet
+
+    try:
+        return PlanSet.load(plan_path(plan))
+    except PlanError as e:
+        raise _fail(f"bad plan:\n{e}") from None
+
+
+def _period(label: str | None):
+    if label is None:
+        return None
+    from transforms.periods import parse_period
+
+    try:
+        return parse_period(label).label
+    except ValueError as e:
+        raise _fail(str(e)) from None
+
+
+def _echo_ingest(entries) -> None:
+    for e in entries:
+        typer.echo(
+            f"  {e.file:<48} {e.status:<15} read {e.rows_read:>8}  loaded {e.rows_loaded:>8}  "
+            f"quarantined {e.rows_quarantined:>6}  duplicate {e.rows_duplicate:>6}"
+        )
+        if e.status == "rejected":
+            typer.echo(f"    {e.message}")
+
+
+# --------------------------------------------------------------------------- verbs
+@app.command()
+def generate(
+    employees: Annotated[int, typer.Option(min=1, help="number of employees")] = 300,
+    months: Annotated[int, typer.Option(min=1, max=120, help="months of history")] = 12,
+    seed: Annotated[int, typer.Option(help="random seed (same seed and end date, same bytes)")] = 7,
+    bad_rows: Annotated[float, typer.Option("--bad-rows", min=0.0, max=0.5, help="fraction of realistic bad rows mixed in")] = 0.0,
+    end_date: Annotated[Optional[dt.datetime], typer.Option("--end-date", formats=["%Y-%m-%d"], help="last day of data (default: end of the last complete month)")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="landing folder (default: $ORBIT_HOME/landing)")] = None,
+    plan: PlanOpt = None,
+) -> None:
+    """Write a realistic synthetic organisation into the landing folders."""
+    from orbit.generate import default_end_date, generate_org, write_org
+
+    plans = _plans(plan)
+    end = end_date.date() if end_date else default_end_date(dt.date.today())
+    target = out or Home.from_env().ensure().landing
+    with _progress("generating") as step:
+        frames = generate_org(employees=employees, months=months, seed=seed, end_date=end, plan=plans.base,
+                              bad_rows=bad_rows)
+        step("writing")
+        paths = write_org(frames, target, end_date=end)
+    for name, path in paths.items():
+        typer.echo(f"  {name:<14} {frames[name].height:>10,} rows  {path}")
+
+
+@app.command()
+def ingest(plan: PlanOpt = None) -> None:
+    """Ingest every new file in landing/ (validated, quarantined, logged)."""
+    from flows.ingest import ingest_flow
+
+    entries = _run(lambda: ingest_flow(Home.from_env(), _plans(plan)))
+    _echo_ingest(entries)
+    if not entries:
+        typer.echo("no new files in landing/")
+
+
+@app.command()
+def evaluate(period: PeriodOpt = None, plan: PlanOpt = None) -> None:
+    """Recompute scores, matrices and attribution (every period with data by default)."""
+    from flows.evaluate import evaluate_flow
+
+    label = _period(period)
+    summary = _run(lambda: evaluate_flow(Home.from_env(), _plans(plan), [label] if label else None))
+    typer.echo(f"evaluated {', '.join(summary.periods) or 'no period'} (run {summary.run_id[:12]})")
+
+
+@app.command()
+def publish() -> None:
+    """Swap in a fresh analytics snapshot (published/analytics.duckdb)."""
+    from flows.publish import publish_flow
+
+    home = Home.from_env()
+    if not home.warehouse.exists():
+        raise _fail(f"no warehouse at {home.warehouse}; run `orbit ingest` first")
+    _run(lambda: publish_flow(home))
+    typer.echo(f"published {home.published}")
+
+
+@app.command()
+def run(plan: PlanOpt = None) -> None:
+    """Ingest + evaluate + publish: what the nightly schedule runs."""
+    from flows.run import run_flow
+
+    result = _run(lambda: run_flow(Home.from_env(), _plans(plan)))
+    _echo_ingest(result.ingested)
+    typer.echo(f"evaluated {', '.join(result.evaluation.periods) or 'no period'}; published {Home.from_env().published}")
+
+
+@export_app.command("bonus")
+def export_bonus(
+    period: Annotated[str, typer.Option("--period", help="period such as 2026-Q3")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or xlsx")] = "csv",
+    out: Annotated[Optional[Path], typer.Option("--out", help="output file or folder (default: $ORBIT_HOME/exports)")] = None,
+    draft: Annotated[bool, typer.Option("--draft", help="export a period that is not closed, marked DRAFT")] = False,
+) -> None:
+    """HR bonus inputs for one period (closed periods; --draft otherwise)."""
+    from flows.export import ExportError, check_export, export_bonus_flow
+    from warehouse.db import open_warehouse
+
+    label = _period(period)
+    home = Home.from_env()
+    if fmt not in ("csv", "xlsx"):
+        raise _fail("--format must be csv or xlsx")
+    if not home.warehouse.exists():
+        raise _fail(f"no warehouse at {home.warehouse}; run `orbit run` first")
+    try:
+        with open_warehouse(home.warehouse) as con:
+            check_export(con, label, fmt, draft)
+    except ExportError as e:
+        raise _fail(str(e)) from None
+    path = _run(lambda: export_bonus_flow(home, label, fmt, out, draft))
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+def status() -> None:
+    """Freshness of each dataset, last runs, quarantine counts, periods (reads the published snapshot)."""
+    from orbit.status import render_status
+
+    home = Home.from_env()
+    if not home.published.exists():
+        raise _fail(f"nothing published yet under {home.root}; run `orbit run` (or `orbit demo`)")
+    typer.echo(render_status(home))
+
+
+@app.command()
+def demo(
+    employees: Annotated[int, typer.Option(min=10, help="employees in the demo organisation")] = 300,
+    months: Annotated[int, typer.Option(min=3, help="months of history")] = 12,
+    seed: Annotated[int, typer.Option(help="random seed")] = 7,
+) -> None:
+    """Generate a seeded demo organisation, run the whole pipeline, print a summary."""
+    from orbit.demo import run_demo
+
+    home = Home.from_env()
+    if home.root.exists() and any(home.root.iterdir()) and not (home.root / DEMO_MARKER).exists():
+        raise _fail(f"{home.root} holds data that is not Orbit's demo; set ORBIT_HOME to an empty folder for the demo")
+    if home.root.exists():
+        shutil.rmtree(home.root)
+    home.ensure()
+    (home.root / DEMO_MARKER).write_text("created by `orbit demo`; the demo may wipe this folder\n")
+    typer.echo(_run(lambda: run_demo(home, _plans(None), employees=employees, months=months, seed=seed)))
+
+
+def _not_built(verb: str, issue: str) -> typer.Exit:
+    return _fail(f"`orbit {verb}` is not built yet ({issue}).")
+
+
+@app.command()
+def close(period: Annotated[str, typer.Option("--period")]) -> None:
+    """Freeze a period's results (not built yet)."""
+    raise _not_built("close", "period close and restatement")
+
+
+@app.command()
+def reopen(period: Annotated[str, typer.Option("--period")], reason: Annotated[str, typer.Option("--reason")]) -> None:
+    """Restate a closed period, audited (not built yet)."""
+    raise _not_built("reopen", "period close and restatement")
+
+
+@app.command()
+def explain(
+    employee: Annotated[str, typer.Option("--employee")],
+    period: Annotated[str, typer.Option("--period")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """How an employee's figures were made (not built yet)."""
+    raise _not_built("explain", "evaluation explanations")
+
+
+@app.command()
+def report(period: Annotated[str, typer.Option("--period")], out: Annotated[Optional[Path], typer.Option("--out")] = None) -> None:
+    """A self-contained HTML report with charts (not built yet)."""
+    raise _not_built("report", "HTML report")
+
+
+@app.command()
+def serve(port: Annotated[int, typer.Option("--port")] = 4200) -> None:
+    """Local Prefect server + deployments: nightly schedule and file triggers (not built yet)."""
+    raise _not_built("serve", "operations")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain of the audit log; exit 1 if a row was tampered with."""
+    from warehouse.audit import verify_audit
+    from warehouse.db import open_warehouse
+
+    home = Home.from_env()
+    if not home.warehouse.exists():
+        raise _fail(f"no warehouse at {home.warehouse}")
+    with open_warehouse(home.warehouse, read_only=True) as con:
+        problems = verify_audit(con)
+        n = con.execute("SELECT count(*) FROM audit_log").fetchall()[0][0]
+    if problems:
+        for p in problems:
+            typer.secho(p, err=True, fg=typer.colors.RED)
+        raise typer.Exit(1)
+    typer.echo(f"audit log intact ({n} rows)")
+
+
+# --------------------------------------------------------------------------- helpers
+def _run(fn):
+    """Run a flow; bad input exits 2, any other failure exits 1, with a message, not a traceback."""
+    from schemas.plan import PlanError
+
+    try:
+        return fn()
+    except typer.Exit:
+        raise
+    except (PlanError, UsageProblem) as e:
+        raise _fail(str(e)) from None
+    except Exception as e:  # noqa: BLE001 - the CLI's last line of defence
+        log.debug("run failed", exc_info=True)
+        raise _fail(f"run failed: {e}. Re-run with -v for details.", code=1) from None
+
+
+class _progress:
+    """A spinner with a step label on long CLI work (shown on a terminal only)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def __enter__(self):
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                 transient=True, disable=not sys.stderr.isatty(), console=None)
+        self.progress.start()
+        self.task = self.progress.add_task(self.label)
+        return lambda label: self.progress.update(self.task, description=label)
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+
+def main() -> None:
+    app()

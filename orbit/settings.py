@@ -11,6 +11,7 @@ for _k, _v in {
     "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "GX_ANALYTICS_ENABLED": "false",
+    "PREFECT_LOGGING_LEVEL": "WARNING",  # `orbit -v` raises it to INFO
 }.items():
     os.environ.setdefault(_k, _v)
 

@@ -181,7 +181,7 @@ DATASETS: dict[str, Dataset] = {
             key=("period", "department", "employee_id", "metric"),
             doc="targets per period, department (and optionally employee) and plan metric",
             columns=(
-                Column("period", "string", regex=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$", reason="invalid_value",
+                Column("period", "string", regex=r"^\d{4}-(?:0[1-9]|1[0-2]|Q[1-4])$", reason="invalid_value",
                        doc="2026-07 or 2026-Q3"),
                 _DEPT,
                 Column("metric", "string", doc="the plan's metric name"),

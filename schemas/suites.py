@@ -35,9 +35,10 @@ def _gx():
 @lru_cache(maxsize=1)
 def _context():
     gx = _gx()
-    for name in ("great_expectations", "great_expectations.core", "great_expectations.validator"):
-        logging.getLogger(name).setLevel(logging.ERROR)
     ctx = gx.get_context(mode="ephemeral")
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("great_expectations"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)

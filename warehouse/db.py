@@ -25,17 +25,20 @@ _MARTS = [
         period VARCHAR NOT NULL, employee_id VARCHAR NOT NULL, department VARCHAR NOT NULL, metric VARCHAR NOT NULL,
         actual DECIMAL(38,12), target DECIMAL(38,12), achievement DECIMAL(38,12), weight DECIMAL(38,12),
         weighted_score DECIMAL(38,12), plan_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
-        effective_weight DECIMAL(38,12), included BOOLEAN, reason VARCHAR, detail VARCHAR)""",
+        role VARCHAR, direction VARCHAR, cap DECIMAL(38,12), effective_weight DECIMAL(38,12), included BOOLEAN,
+        reason VARCHAR, detail VARCHAR, target_source VARCHAR, actual_exact VARCHAR, achievement_exact VARCHAR,
+        effective_weight_exact VARCHAR, weighted_score_exact VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS employee_scores (
         period VARCHAR NOT NULL, employee_id VARCHAR NOT NULL, department VARCHAR NOT NULL, role VARCHAR,
         composite DECIMAL(38,12) NOT NULL, payout_multiplier DECIMAL(38,12) NOT NULL, incomplete BOOLEAN NOT NULL,
-        incomplete_reason VARCHAR, plan_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL)""",
+        incomplete_reason VARCHAR, plan_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
+        composite_exact VARCHAR, multiplier_exact VARCHAR)""",
     # Private: bonus arithmetic. Read only by the HR export and `orbit explain`; never published.
     """CREATE TABLE IF NOT EXISTS bonus_lines (
         period VARCHAR NOT NULL, employee_id VARCHAR NOT NULL, full_name VARCHAR, department VARCHAR NOT NULL,
         role VARCHAR, composite_exact VARCHAR NOT NULL, multiplier_exact VARCHAR NOT NULL,
-        bonus_target DECIMAL(18,2), period_share VARCHAR, fte_days DECIMAL(38,9), days_in_period INTEGER,
-        bonus_amount DECIMAL(18,2) NOT NULL, currency VARCHAR NOT NULL, incomplete BOOLEAN NOT NULL,
+        bonus_target DECIMAL(18,2), period_share VARCHAR, fte_days DECIMAL(38,9), days_in_period BIGINT,
+        bonus_amount DECIMAL(18,2), currency VARCHAR, incomplete BOOLEAN NOT NULL,
         plan_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS department_matrix (
         period VARCHAR NOT NULL, department VARCHAR NOT NULL, metric VARCHAR NOT NULL,
@@ -67,7 +70,7 @@ _MARTS = [
         old_composite DECIMAL(38,12), new_composite DECIMAL(38,12), old_bonus_amount DECIMAL(18,2),
         new_bonus_amount DECIMAL(18,2), difference DECIMAL(18,2), reason VARCHAR, restated_at TIMESTAMPTZ)""",
     """CREATE TABLE IF NOT EXISTS audit_log (
-        seq BIGINT NOT NULL, logged_at TIMESTAMPTZ NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL,
+        seq BIGINT NOT NULL, logged_at VARCHAR NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL,
         period VARCHAR, run_id VARCHAR, plan_version VARCHAR, input_hashes VARCHAR, output_sha256 VARCHAR,
         detail VARCHAR, prev_hash VARCHAR, row_hash VARCHAR NOT NULL)""",
 ]
@@ -137,3 +140,10 @@ def open_warehouse(path: str | Path, *, read_only: bool = False) -> Iterator[duc
         yield con
     finally:
         con.close()
+
+
+def query_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
+    """Run a query and return a polars DataFrame (DuckDB 2.0 results have no ``.pl()``)."""
+    import polars as pl
+
+    return pl.from_arrow(con.sql(sql, params=params).to_arrow_table()) if params else pl.from_arrow(con.sql(sql).to_arrow_table())

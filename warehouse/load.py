@@ -74,7 +74,7 @@ def apply_file(
             key_cur = key_expr_sql(ds, "c")
             duplicates_of_loaded = con.execute(
                 f"SELECT count(*) FROM _stage s JOIN {ds.name} c ON {key_cur} = s._key AND c._row_hash = s._row_hash"
-            ).fetchone()[0]
+            ).fetchall()[0][0]
             con.execute(
                 f"""INSERT INTO {ds.name}_history
                 SELECT c.*, ? AS _superseded_at, ? AS _superseded_by
@@ -89,7 +89,7 @@ def apply_file(
                 f"""INSERT INTO {ds.name} ({cols}, _file, _line, _sha256, _row_hash, extra, _loaded_at)
                 SELECT {cols}, _file, _line, _sha256, _row_hash, extra, _loaded_at FROM _stage s
                 WHERE NOT EXISTS (SELECT 1 FROM {ds.name} c WHERE {key_cur} = s._key)"""
-            ).fetchone()[0]
+            ).fetchall()[0][0]
             con.execute("DROP TABLE _stage")
         if quarantine is not None and quarantine.height:
             con.register("_q", quarantine)

@@ -1,0 +1,24 @@
+"""Publish flow: a fresh analysts' snapshot, swapped in atomically."""
+
+from __future__ import annotations
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.common import run_logger
+from orbit.settings import Home
+from warehouse.db import open_warehouse
+from warehouse.publish import publish_snapshot
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], persist_result=False, cache_policy=NO_CACHE)
+def write_snapshot(home: Home) -> dict[str, int]:
+    with open_warehouse(home.warehouse) as con:
+        return publish_snapshot(con, home.published)
+
+
+@flow(name="orbit-publish", persist_result=False)
+def publish_flow(home: Home) -> dict[str, int]:
+    counts = write_snapshot(home)
+    run_logger().info("published %s: %s", home.published, ", ".join(f"{k}={v}" for k, v in counts.items()))
+    return counts

@@ -1,0 +1,29 @@
+"""The nightly job: ingest + evaluate + publish, as one parent flow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prefect import flow
+
+from flows.evaluate import EvaluationSummary, evaluate_flow
+from flows.ingest import ingest_flow
+from flows.publish import publish_flow
+from orbit.settings import Home
+from schemas.plan import PlanSet
+from warehouse.load import LedgerEntry
+
+
+@dataclass
+class RunResult:
+    ingested: list[LedgerEntry]
+    evaluation: EvaluationSummary
+    published: dict[str, int]
+
+
+@flow(name="orbit-run", persist_result=False)
+def run_flow(home: Home, plans: PlanSet, periods: list[str] | None = None) -> RunResult:
+    ingested = ingest_flow(home, plans)
+    evaluation = evaluate_flow(home, plans, periods)
+    published = publish_flow(home)
+    return RunResult(ingested, evaluation, published)

@@ -1,0 +1,92 @@
+"""One period's evaluation, composed from the pure transforms (still no I/O).
+
+frames in (the six datasets, typed as in docs/dev/frames.md) -> the period's marts out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from schemas.plan import Plan
+from transforms.attribution import attribute_credits, build_touches
+from transforms.metrics import compute_actuals, resolve_targets
+from transforms.periods import Period, in_period, local_date, periods_spanning
+from transforms.roster import resolve_roster
+from transforms.scoring import score_employees
+
+#: Timestamp columns whose periods make a period "have data".
+_EVENT_COLUMNS = {"activities": "occurred_at", "opportunities": "closed_at", "measurements": "measured_at",
+                  "feedback": "responded_at"}
+
+
+@dataclass
+class PeriodResult:
+    period: Period
+    plan: Plan
+    matrix: pl.DataFrame
+    scores: pl.DataFrame
+    credits: pl.DataFrame
+    department_values: pl.DataFrame
+    department_matrix: pl.DataFrame
+
+
+def find_periods(frames: dict[str, pl.DataFrame], tz: str, kind: str) -> list[Period]:
+    """Every period from the first to the last event in the data (in the plan's timezone)."""
+    days: list[dt.date] = []
+    for name, column in _EVENT_COLUMNS.items():
+        frame = frames[name]
+        if frame.height:
+            bounds = frame.select(local_date(frame, column, tz).min().alias("lo"),
+                                  local_date(frame, column, tz).max().alias("hi")).row(0)
+            days += [d for d in bounds if d is not None]
+    if not days:
+        return []
+    return periods_spanning(min(days), max(days), kind)
+
+
+def _owner_departments(employees: pl.DataFrame, roster: pl.DataFrame) -> pl.DataFrame:
+    """Each employee's department: as of the period's roster, else their latest roster row."""
+    latest = (employees.sort("employee_id", "effective_from")
+              .group_by("employee_id", maintain_order=True).last().select("employee_id", "department"))
+    return pl.concat([roster.select("employee_id", "department"),
+                      latest.join(roster, on="employee_id", how="anti")])
+
+
+def summarize_departments(matrix: pl.DataFrame) -> pl.DataFrame:
+    """department_matrix: mean achievement per (period, department, metric) over employees where it counted."""
+    return (
+        matrix.filter(pl.col("included"))
+        .group_by("period", "department", "metric")
+        .agg(pl.col("achievement").cast(pl.Float64).mean().alias("mean_achievement"),
+             pl.len().cast(pl.Int64).alias("employees"))
+        .sort("period", "department", "metric")
+    )
+
+
+def evaluate_period(plan: Plan, period: Period, frames: dict[str, pl.DataFrame],
+                    as_of: dt.datetime | None) -> PeriodResult:
+    """Roster, attribution, actuals, targets, scores and department summary of one period."""
+    tz = plan.timezone
+    roster = resolve_roster(frames["employees"], period)
+    opps = frames["opportunities"]
+    closed = opps.filter(pl.col("stage").is_in(["won", "lost"]) & in_period(opps, "closed_at", tz, period))
+    touches = build_touches(closed, frames["activities"], plan.attribution.lookback_days)
+    credits, dept_values = attribute_credits(
+        closed, touches, model=plan.attribution.model,
+        position_first=plan.attribution.position_based.first, position_last=plan.attribution.position_based.last,
+        half_life_days=plan.attribution.time_decay.half_life_days,
+        owner_departments=_owner_departments(frames["employees"], roster),
+    )
+    actuals = compute_actuals(plan, period, roster, opps, frames["activities"], frames["measurements"],
+                              frames["feedback"], credits, as_of)
+    targets = resolve_targets(plan, period, roster, frames["targets"])
+    matrix, scores = score_employees(plan, period, roster, actuals, targets)
+    credits = credits.with_columns(pl.lit(period.label).alias("period"))
+    dept_values = dept_values.with_columns(pl.lit(period.label).alias("period"))
+    return PeriodResult(period, plan, matrix, scores, credits, dept_values, summarize_departments(matrix))
+
+
+

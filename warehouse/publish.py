@@ -1,0 +1,122 @@
+"""The analysts' snapshot: ``published/analytics.duckdb``, written fresh and swapped in atomically.
+
+Analysts never open the warehouse (DuckDB allows one writer or many readers, never
+both). The writer builds a new snapshot file beside the published one from inside its
+own connection (``ATTACH``), in a storage format DuckDB 1.4+ clients read, then
+``os.replace``-s it over the old one: a reader holding the old file keeps a consistent
+view, the next reader opens the new one.
+
+The snapshot never holds names, bonus targets, bonus amounts, quarantined raw rows or
+the employees dataset's ``extra`` JSON: it is built from an allow-list of columns.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import duckdb
+
+from schemas.contracts import DATASETS
+
+log = logging.getLogger(__name__)
+STORAGE_VERSION = "v1.4.0"  # readable by DuckDB 1.4 and later (DBeaver, duckdb CLI)
+
+#: table -> (columns to publish, or "*" for all) and its description.
+PUBLISHED_TABLES: dict[str, tuple[list[str] | str, str]] = {
+    "employee_scores": ("*", "one row per employee and period: composite score, payout multiplier, completeness"),
+    "evaluation_matrix": ("*", "one row per employee, period and metric: actual, target, achievement, weight"),
+    "department_matrix": ("*", "mean achievement per department, period and metric"),
+    "attribution_credits": ("*", "credit of each won opportunity's amount to the employees who touched it"),
+    "attribution_department_values": ("*", "department values (share, Shapley value or removal effect) per period and model"),
+    "data_quality": ("*", "orphan references and other data problems found at evaluation"),
+    "ingestion_log": ("*", "one row per delivered file: rows read, loaded, quarantined, duplicate"),
+    "quarantine": (["dataset", "file", "line", "reason", "details", "quarantined_at"],
+                   "rows refused at ingest: where they were and why (raw values are not published)"),
+    "runs": ("*", "pipeline runs and their outcome"),
+    "restatements": (["period", "employee_id", "old_run_id", "new_run_id", "old_composite", "new_composite",
+                      "reason", "restated_at"], "changes to closed periods (figures, not money)"),
+    "employees": (["employee_id", "department", "role", "manager_id", "fte", "effective_from", "effective_to"],
+                  "roster without names or compensation"),
+    **{name: ([c for c in ds.column_names] + ["_file", "_line"], ds.doc)
+       for name, ds in DATASETS.items() if name != "employees"},
+}
+
+VIEWS: dict[str, tuple[str, str]] = {
+    "scores_by_department": (
+        """SELECT period, department, count(*) AS employees, avg(composite) AS mean_composite,
+                  median(composite) AS median_composite, avg(payout_multiplier) AS mean_multiplier,
+                  count(*) FILTER (WHERE incomplete) AS incomplete_rows
+           FROM employee_scores GROUP BY period, department ORDER BY period, department""",
+        "composite scores by department and period",
+    ),
+    "contribution_by_department": (
+        """SELECT period, department, model, sum(credit) AS credit, count(DISTINCT opportunity_id) AS opportunities,
+                  sum(credit) / sum(sum(credit)) OVER (PARTITION BY period, model) AS share
+           FROM attribution_credits GROUP BY period, department, model ORDER BY period, credit DESC""",
+        "where the commercial result came from: credited won amount by department",
+    ),
+    "data_quality_summary": (
+        """SELECT dataset, count(*) AS files, sum(rows_read) AS rows_read, sum(rows_loaded) AS rows_loaded,
+                  sum(rows_quarantined) AS rows_quarantined, sum(rows_duplicate) AS rows_duplicate,
+                  count(*) FILTER (WHERE status = 'rejected') AS files_rejected
+           FROM ingestion_log GROUP BY dataset ORDER BY dataset""",
+        "loaded vs quarantined rows per dataset",
+    ),
+}
+
+#: Column names that must never appear in the snapshot.
+FORBIDDEN_COLUMNS = {"full_name", "bonus_target", "bonus_amount", "raw", "old_bonus_amount", "new_bonus_amount",
+                     "difference"}
+
+
+def _column_docs() -> dict[tuple[str, str], str]:
+    docs = {(name, c.name): c.doc for name, ds in DATASETS.items() for c in ds.columns}
+    docs.update({(t, "_file"): "landing file the row came from" for t in DATASETS})
+    docs.update({(t, "_line"): "line of the row in that file" for t in DATASETS})
+    return docs
+
+
+def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path) -> dict[str, int]:
+    """Write a fresh snapshot next to ``target`` and atomically replace ``target``. Returns row counts."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    main = con.execute("SELECT current_database()").fetchall()[0][0]
+    con.execute(f"ATTACH '{tmp}' AS snap (STORAGE_VERSION '{STORAGE_VERSION}')")
+    counts: dict[str, int] = {}
+    try:
+        dictionary = []
+        docs = _column_docs()
+        for table, (columns, doc) in PUBLISHED_TABLES.items():
+            cols = "*" if columns == "*" else ", ".join(f'"{c}"' for c in columns)
+            con.execute(f'CREATE TABLE snap."{table}" AS SELECT {cols} FROM "{main}"."{table}"')
+            counts[table] = con.execute(f'SELECT count(*) FROM snap."{table}"').fetchall()[0][0]
+            dictionary.append((table, None, "table", doc))
+        con.execute("USE snap")
+        try:
+            for view, (sql, doc) in VIEWS.items():
+                con.execute(f'CREATE VIEW "{view}" AS {sql}')
+                dictionary.append((view, None, "view", doc))
+            cols = con.execute(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                "WHERE table_catalog = 'snap' ORDER BY table_name, ordinal_position"
+            ).fetchall()
+            for table, column, dtype in cols:
+                if column in FORBIDDEN_COLUMNS:
+                    raise RuntimeError(f"refusing to publish {table}.{column}: compensation or raw data")
+                dictionary.append((table, column, dtype, docs.get((table, column), "")))
+            con.execute(
+                "CREATE TABLE data_dictionary (table_name VARCHAR, column_name VARCHAR, type VARCHAR, description VARCHAR)"
+            )
+            con.executemany("INSERT INTO data_dictionary VALUES (?, ?, ?, ?)", dictionary)
+        finally:
+            con.execute(f'USE "{main}"')
+        con.execute("CHECKPOINT snap")
+    finally:
+        con.execute("DETACH snap")
+    os.replace(tmp, target)
+    log.info("published %s (%d tables)", target, len(counts))
+    return counts
