@@ -107,8 +107,11 @@ def generate(
     end = end_date.date() if end_date else default_end_date(dt.date.today())
     target = out or Home.from_env().ensure().landing
     with _progress("generating") as step:
-        frames = generate_org(employees=employees, months=months, seed=seed, end_date=end, plan=plans.base,
-                              bad_rows=bad_rows)
+        try:
+            frames = generate_org(employees=employees, months=months, seed=seed, end_date=end, plan=plans.base,
+                                  bad_rows=bad_rows)
+        except ValueError as e:
+            raise _fail(str(e)) from None
         step("writing")
         paths = write_org(frames, target, end_date=end)
     for name, path in paths.items():

@@ -253,21 +253,12 @@ def _opt(arr: np.ndarray) -> pl.Series:
 
 def _ts_expr(col: str, tz: str) -> pl.Expr:
     """Local wall-clock seconds since 1970-01-01 -> ISO 8601 with the zone's UTC offset.
-    A wall time inside a DST gap is moved one hour back (never later)."""
+    A wall time inside a DST gap is moved one hour back (never later); an ambiguous one
+    takes the earlier instant."""
     local = pl.from_epoch(pl.col(col), time_unit="s")
     aware = local.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
-    if _has_dst(tz):
-        back = (local - pl.duration(hours=1)).dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
-        aware = pl.coalesce(aware, back)
-    return aware.dt.strftime(_TS_FORMAT)
-
-
-def _has_dst(tz: str) -> bool:
-    from zoneinfo import ZoneInfo
-
-    z = ZoneInfo(tz)
-    offs = {z.utcoffset(dt.datetime(2020, 1, 1) + dt.timedelta(days=d)) for d in range(0, 366, 15)}
-    return len(offs) > 1
+    back = (local - pl.duration(hours=1)).dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+    return pl.coalesce(aware, back).dt.strftime(_TS_FORMAT)
 
 
 def _date_expr(col: str) -> pl.Expr:
@@ -500,7 +491,10 @@ class _Gen:
         """Queue activities done by the employees of ``spell`` (department = the spell's)."""
         keep = (spell >= 0) & (t <= self.T_end)
         k = int(keep.sum())
-        full = lambda a, fill: np.full(k, fill, np.int64) if a is None else np.asarray(a, np.int64)[keep]  # noqa: E731
+
+        def full(a: np.ndarray | None, fill: int) -> np.ndarray:
+            return np.full(k, fill, np.int64) if a is None else np.asarray(a, np.int64)[keep]
+
         sp = spell[keep]
         self._chunks.append((t[keep].astype(np.int64), self.sp["emp"][sp], self.sp["dept"][sp],
                              np.full(k, _T[typ]) if isinstance(typ, str) else np.asarray(typ)[keep],
@@ -552,8 +546,10 @@ class _Gen:
         closed = (close_t <= self.T_end) & (rng.random(n) >= 0.06)
         upper = np.where(closed, close_t, self.T_end)
 
-        # owner's own spell end caps owner activities
-        owner_end_t = self.S0 + sp["end"][owner_sp] * DAY + 23 * HOUR
+        # the owner's last employed day caps the owner's own activities
+        last_day = np.full(self.n, -1, np.int64)
+        np.maximum.at(last_day, sp["emp"], sp["end"])
+        owner_end_t = self.S0 + last_day[owner] * DAY + 23 * HOUR
 
         # cross-department touches decided up front (they move the win probability)
         p_win = _SOURCE_WIN[source] * self.skill[owner]
@@ -651,7 +647,7 @@ class _Gen:
         if fin >= 0:
             wi = np.flatnonzero(won)
             it = close_t[wi] + (rng.uniform(0.5, 6, wi.size) * DAY).astype(np.int64) // 60 * 60
-            cand = self._spells(fin, ("accountant", "billing_clerk")) if fin >= 0 else np.array([], int)
+            cand = self._spells(fin, ("accountant", "billing_clerk"))
             if cand.size == 0:
                 cand = self._spells(fin)
             self._add(it, self._pick(cand, np.minimum(self._day_of(it), self.D - 1)), "invoice_issued",

@@ -401,7 +401,9 @@ def _position_fractions(first: Decimal, last: Decimal) -> tuple[int, int, int]:
     return int(f * d), int(l * d), d
 
 
-def _touch_weights(touches: pl.LazyFrame, model: str, position: tuple[int, int, int], half_life: Decimal) -> pl.DataFrame:
+def _touch_weights(
+    touches: pl.LazyFrame, model: str, position: tuple[int, int, int], half_life: Decimal
+) -> pl.DataFrame:
     """Per touch integer weight ``num`` (Int128) for a heuristic model; touches sorted, with idx/n."""
     idx, n = pl.col("idx"), pl.col("n")
     t = touches.sort(_TOUCH_ORDER).with_columns(
@@ -631,7 +633,13 @@ def _game_split(touches: pl.DataFrame, dept_weight: Mapping[str, int]) -> pl.Dat
         out_s.extend(shares)
         start = end
     return pl.DataFrame(
-        {"opportunity_id": out_o, "employee_id": out_e, "department": out_d, "credit_cents": out_c, "share_scaled": out_s},
+        {
+            "opportunity_id": out_o,
+            "employee_id": out_e,
+            "department": out_d,
+            "credit_cents": out_c,
+            "share_scaled": out_s,
+        },
         schema=_ROWS_SCHEMA,
     )
 

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from fractions import Fraction
 
 import polars as pl
 
+from transforms.scoring import round_half_up
+
 EXPORT_COLUMNS = ["employee_id", "full_name", "department", "period", "composite", "payout_multiplier",
                   "bonus_amount", "currency", "incomplete", "plan_version", "run_id"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-SIX = Decimal("0.000001")
 
 
-def round_exact(value: str, places: Decimal = SIX) -> str:
-    """An exact rational (text 'p/q' or a decimal) rounded half-up (away from zero) to ``places``."""
-    f = Fraction(value)
-    scaled = abs(f) / Fraction(places)
-    q = int(scaled) + (1 if scaled - int(scaled) >= Fraction(1, 2) else 0)
-    return str(((-1 if f < 0 else 1) * Decimal(q) * places).quantize(places))
+def round_exact(value: str, places: int = 6) -> str:
+    """An exact rational (text 'p/q' or a decimal) rounded half-up to ``places`` decimals, as text."""
+    return str(round_half_up(Fraction(value), places))
 
 
 def guard_text(value: str | None) -> str:

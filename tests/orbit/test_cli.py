@@ -1,0 +1,79 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from orbit.cli import app
+from orbit.settings import DEFAULT_PLAN
+
+runner = CliRunner()
+VERBS = [["demo"], ["generate"], ["ingest"], ["evaluate"], ["run"], ["publish"], ["close"], ["reopen"],
+         ["export", "bonus"], ["explain"], ["report"], ["serve"], ["status"], ["audit", "verify"]]
+
+
+@pytest.mark.parametrize("verb", VERBS, ids=" ".join)
+def test_every_verb_has_help(verb):
+    result = runner.invoke(app, [*verb, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+@pytest.mark.parametrize("args", [["close", "--period", "2026-Q3"], ["serve"], ["report", "--period", "2026-Q3"]])
+def test_verbs_not_built_yet_exit_2(args):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "not built yet" in result.output
+
+
+def test_bad_plan_exits_2_naming_file_and_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("ORBIT_HOME", str(tmp_path))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(DEFAULT_PLAN.read_text().replace("achievement_cap: 1.5", "achievement_cap: -2"))
+    result = runner.invoke(app, ["generate", "--employees", "20", "--months", "1", "--plan", str(bad)])
+    assert result.exit_code == 2
+    assert f"{bad}:" in result.output and "achievement_cap" in result.output
+
+
+def test_bad_period_and_missing_warehouse_exit_2(tmp_path, monkeypatch):
+    monkeypatch.setenv("ORBIT_HOME", str(tmp_path))
+    result = runner.invoke(app, ["export", "bonus", "--period", "2026-13", "--draft"])
+    assert result.exit_code == 2 and "2026-07" in result.output
+    result = runner.invoke(app, ["export", "bonus", "--period", "2026-Q3", "--draft"])
+    assert result.exit_code == 2 and "orbit run" in result.output
+    assert runner.invoke(app, ["status"]).exit_code == 2
+
+
+def test_demo_refuses_a_home_with_other_data(tmp_path, monkeypatch):
+    (tmp_path / "precious.csv").write_text("x")
+    monkeypatch.setenv("ORBIT_HOME", str(tmp_path))
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 2 and (tmp_path / "precious.csv").exists()
+
+
+@pytest.mark.slow
+def test_command_line_end_to_end(tmp_path):
+    """What an operator types: generate, run, status, draft export — as subprocesses."""
+    env = {**os.environ, "ORBIT_HOME": str(tmp_path / "home")}
+    orbit = [sys.executable, "-m", "orbit"]
+
+    def call(*args):
+        return subprocess.run([*orbit, *args], env=env, capture_output=True, text=True, timeout=300)
+
+    gen = call("generate", "--employees", "40", "--months", "3", "--seed", "5", "--end-date", "2026-09-30",
+               "--bad-rows", "0.02")
+    assert gen.returncode == 0, gen.stderr
+    run = call("run")
+    assert run.returncode == 0, run.stderr
+    assert "activities/activities_2026-09-30.csv" in run.stdout
+    status = call("status")
+    assert status.returncode == 0, status.stderr
+    assert "quarantined" in status.stdout and "2026-Q3" in status.stdout
+    final = call("export", "bonus", "--period", "2026-Q3")
+    assert final.returncode == 2 and "--draft" in final.stderr
+    draft = call("export", "bonus", "--period", "2026-Q3", "--draft")
+    assert draft.returncode == 0, draft.stderr
+    assert Path(tmp_path / "home" / "exports" / "bonus_2026-Q3_DRAFT.csv").exists()
+    assert call("audit", "verify").returncode == 0

@@ -1,0 +1,45 @@
+import datetime as dt
+
+import polars as pl
+
+from schemas.contracts import DATASETS
+from schemas.suites import build_suite, validate_rows
+from transforms.ingest import cast_rows
+
+NOW = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc)
+
+
+def _typed(name, rows, tz="UTC"):
+    raw = pl.DataFrame(rows, schema={k: pl.Utf8 for k in rows[0]}).with_row_index("_line", offset=2)
+    return cast_rows(raw.with_columns(pl.col("_line").cast(pl.Int64)), DATASETS[name], tz)[0]
+
+
+def test_suite_is_generated_from_the_contract():
+    suite = build_suite(DATASETS["opportunities"], departments=["sales"], currency="EUR", now=NOW)
+    kinds = {(e.expectation_type, e.column) for e in suite.expectations}
+    assert ("expect_column_values_to_be_in_set", "stage") in kinds
+    assert ("expect_column_values_to_be_between", "amount") in kinds
+    assert ("expect_column_values_to_not_be_null", "opportunity_id") in kinds
+    assert all("reason" in e.meta for e in suite.expectations)
+
+
+def test_validate_rows_returns_failing_lines_with_reason_codes():
+    base = {"opportunity_id": "O1", "customer_id": "C", "created_at": "2026-01-01", "stage": "won", "amount": "5",
+            "currency": "EUR", "owner_employee_id": "E1", "source": "marketing", "closed_at": "2026-02-01"}
+    rows = [base, {**base, "opportunity_id": ""}, {**base, "amount": "-1"}, {**base, "stage": "maybe"},
+            {**base, "currency": "USD"}, {**base, "closed_at": ""}, {**base, "created_at": "2026-11-25T12:00:00Z"},
+            {**base, "source": "cold_call"}]
+    suite = build_suite(DATASETS["opportunities"], departments=["sales"], currency="EUR", now=NOW)
+    failures = validate_rows(_typed("opportunities", rows), suite)
+    got = {(r["_line"], r["reason"]) for r in failures.to_dicts()}
+    assert got == {(3, "null_key"), (4, "out_of_range"), (5, "invalid_value"), (6, "currency_mismatch"),
+                   (7, "closed_at_missing"), (8, "future_timestamp"), (9, "invalid_value")}
+
+
+def test_unknown_department_and_fte_range():
+    base = {"employee_id": "E1", "full_name": "A", "department": "sales", "role": "r", "fte": "1",
+            "bonus_target": "100", "currency": "EUR", "effective_from": "2026-01-01"}
+    rows = [base, {**base, "department": "sales_ops"}, {**base, "fte": "0"}, {**base, "fte": "1.2"}]
+    suite = build_suite(DATASETS["employees"], departments=["sales"], currency="EUR", now=NOW)
+    got = {(r["_line"], r["reason"]) for r in validate_rows(_typed("employees", rows), suite).to_dicts()}
+    assert got == {(3, "unknown_department"), (4, "out_of_range"), (5, "out_of_range")}

@@ -1,0 +1,33 @@
+from decimal import Decimal
+
+import polars as pl
+
+from transforms.export import EXPORT_COLUMNS, guard_text, round_exact, shape_bonus_export
+
+
+def test_round_exact_half_up_from_exact_rationals():
+    assert round_exact("1/3") == "0.333333"
+    assert round_exact("2/3") == "0.666667"
+    assert round_exact("1/2000000") == "0.000001"  # exactly half: up
+    assert round_exact("4/5") == "0.800000"
+
+
+def test_guard_text_defuses_formulas():
+    assert guard_text("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
+    assert [guard_text(v) for v in ("+1", "-1", "@a", "Ana")] == ["'+1", "'-1", "'@a", "Ana"]
+    assert guard_text(None) == ""
+
+
+def test_shape_bonus_export_columns_order_and_draft():
+    lines = pl.DataFrame({
+        "employee_id": ["E2", "E1"], "full_name": ["=cmd", "Ana"], "department": ["sales", "hr"],
+        "period": ["2026-Q3"] * 2, "composite_exact": ["1/3", "1"], "multiplier_exact": ["0", "5/4"],
+        "bonus_amount": [Decimal("0.00"), Decimal("1250.00")], "currency": ["EUR"] * 2, "incomplete": [True, False],
+        "plan_version": ["2026.1"] * 2, "run_id": ["r"] * 2,
+    })
+    out = shape_bonus_export(lines, draft=True)
+    assert out.columns == EXPORT_COLUMNS + ["status"]
+    assert out.rows()[0] == ("E1", "Ana", "hr", "2026-Q3", "1.000000", "1.250000", "1250.00", "EUR", "false",
+                             "2026.1", "r", "DRAFT")
+    assert out["full_name"][1] == "'=cmd"
+    assert shape_bonus_export(lines, draft=False).columns == EXPORT_COLUMNS
