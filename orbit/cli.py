@@ -235,12 +235,26 @@ def reopen(period: Annotated[str, typer.Option("--period")], reason: Annotated[s
 
 @app.command()
 def explain(
-    employee: Annotated[str, typer.Option("--employee")],
-    period: Annotated[str, typer.Option("--period")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    employee: Annotated[str, typer.Option("--employee", help="employee_id")],
+    period: Annotated[str, typer.Option("--period", help="period such as 2026-Q3")],
+    as_json: Annotated[bool, typer.Option("--json", help="the same breakdown as JSON")] = False,
 ) -> None:
-    """How an employee's figures were made (not built yet)."""
-    raise _not_built("explain", "evaluation explanations")
+    """How an employee's figures were made: metrics, composite, multiplier, bonus, contribution."""
+    from orbit.explain import NothingToExplain, gather_explanation, render_explanation, to_json
+    from warehouse.db import open_warehouse
+
+    label = _period(period)
+    home = Home.from_env()
+    if not home.warehouse.exists():
+        raise _fail(f"no warehouse at {home.warehouse}; run `orbit run` first")
+    try:
+        with open_warehouse(home.warehouse, read_only=True) as con:
+            x = gather_explanation(con, employee, label)
+    except NothingToExplain as e:
+        raise _fail(str(e)) from None
+    except RuntimeError as e:
+        raise _fail(str(e), code=1) from None
+    typer.echo(to_json(x) if as_json else render_explanation(x))
 
 
 @app.command()

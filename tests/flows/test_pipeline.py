@@ -102,3 +102,32 @@ def test_second_ingest_skips_known_files(pipeline, default_plans):
 
     home, *_ = pipeline
     assert ingest_flow(home, default_plans) == []
+
+
+def test_explain_reproduces_the_stored_figures(pipeline, monkeypatch):
+    import json
+    from fractions import Fraction
+
+    from typer.testing import CliRunner
+
+    from orbit.cli import app
+
+    home, *_ = pipeline
+    monkeypatch.setenv("ORBIT_HOME", str(home.root))
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        emp, composite, multiplier, bonus = con.execute(
+            """SELECT employee_id, composite_exact, multiplier_exact, bonus_amount FROM bonus_lines
+               WHERE period = '2026-Q3' ORDER BY bonus_amount DESC LIMIT 1""").fetchall()[0]
+    result = CliRunner().invoke(app, ["explain", "--employee", emp, "--period", "2026-Q3", "--json"])
+    assert result.exit_code == 0, result.output
+    x = json.loads(result.output)
+    assert Fraction(x["composite"]) == Fraction(composite)
+    assert Fraction(x["payout_multiplier"]) == Fraction(multiplier)
+    assert x["bonus"]["bonus_amount"] == str(bonus)
+    used = [m for m in x["metrics"] if m["included"]]
+    assert sum(Fraction(m["weighted_score_exact"] if "weighted_score_exact" in m else m["weighted_score"])
+               for m in used) == pytest.approx(float(Fraction(composite)), abs=1e-9)
+    text = CliRunner().invoke(app, ["explain", "--employee", emp, "--period", "2026-Q3"]).output
+    assert "composite" in text and "bonus" in text and str(bonus) in text
+    missing = CliRunner().invoke(app, ["explain", "--employee", "NOBODY", "--period", "2026-Q3"])
+    assert missing.exit_code == 2 and "not employed" in missing.output

@@ -77,3 +77,31 @@ def test_command_line_end_to_end(tmp_path):
     assert draft.returncode == 0, draft.stderr
     assert Path(tmp_path / "home" / "exports" / "bonus_2026-Q3_DRAFT.csv").exists()
     assert call("audit", "verify").returncode == 0
+
+
+PLAN_ERRORS = [
+    ("sales:            {closing_index: 0.5,", "sales:            {closing_index: 0.4,", "weights.sales",
+     "must sum to 1"),
+    ("{closing_index: 0.5, contribution: 0.3", "{closing_idx: 0.5, contribution: 0.3", "weights.sales.closing_idx",
+     "not defined"),
+    ("kind: prospecting_index", "kind: prospects", "metrics.prospecting.kind", "prospecting_index"),
+    ("[1.0, 1.0], [1.5, 2.0]", "[1.5, 2.0], [1.0, 1.0]", "payout_curve", "sorted"),
+    ("timezone: America/Bogota", "timezone: Mars/Olympus", "timezone", "unknown timezone"),
+    ("target: 0.995, cap: 1.05}", "target: 0.995, cap: -1}", "metrics.uptime.cap", "greater than or equal to 0"),
+]
+
+
+@pytest.mark.parametrize("old,new,field,message", PLAN_ERRORS, ids=[e[2] for e in PLAN_ERRORS])
+def test_each_plan_error_exits_2_with_file_line_and_field(tmp_path, monkeypatch, old, new, field, message):
+    monkeypatch.setenv("ORBIT_HOME", str(tmp_path))
+    text = DEFAULT_PLAN.read_text()
+    assert old in text
+    broken = text.replace(old, new, 1)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(broken)
+    line = next(i for i, l in enumerate(broken.splitlines(), 1) if new in l)
+    result = runner.invoke(app, ["evaluate", "--plan", str(bad)])
+    assert result.exit_code == 2, result.output
+    assert f"{bad}:" in result.output and f": {field}:" in result.output and message in result.output
+    if field != "payout_curve":  # the curve's line is where the list starts
+        assert f"{bad}:{line}:" in result.output
