@@ -252,7 +252,7 @@ def explain(
             x = gather_explanation(con, employee, label)
     except NothingToExplain as e:
         raise _fail(str(e)) from None
-    except RuntimeError as e:
+    except OSError as e:
         raise _fail(str(e), code=1) from None
     typer.echo(to_json(x) if as_json else render_explanation(x))
 
@@ -294,7 +294,8 @@ def _run(fn):
     from schemas.plan import PlanError
 
     try:
-        return fn()
+        with _progress("working (Prefect flows; -v shows the log)"):
+            return fn()
     except typer.Exit:
         raise
     except (PlanError, UsageProblem) as e:

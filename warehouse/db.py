@@ -84,6 +84,10 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
 ]
 
 
+class WarehouseBusy(OSError):
+    """Another process holds the warehouse (DuckDB allows one writer); an I/O condition worth retrying."""
+
+
 def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB file with Orbit's session settings (UTC, bounded memory)."""
     path = Path(path)
@@ -92,9 +96,9 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as e:
-        raise RuntimeError(
-            f"cannot open {path}: {e}. Another Orbit process is writing it; analysts should open "
-            "the published snapshot (published/analytics.duckdb) instead of the warehouse."
+        raise WarehouseBusy(
+            f"cannot open {path}: {e}. Another Orbit process is writing it; wait for it to finish. "
+            "Analysts should open the published snapshot (published/analytics.duckdb), never the warehouse."
         ) from None
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"SET memory_limit = '{os.environ.get('ORBIT_MEMORY_LIMIT', '4GB')}'")

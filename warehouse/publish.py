@@ -71,6 +71,33 @@ FORBIDDEN_COLUMNS = {"full_name", "bonus_target", "bonus_amount", "raw", "old_bo
                      "difference"}
 
 
+#: Descriptions of the marts' columns (a column named in several marts means the same everywhere).
+MART_COLUMN_DOCS = {
+    "period": "evaluation period, 2026-07 (month) or 2026-Q3 (quarter), in the plan's timezone",
+    "employee_id": "employee id", "department": "department (as of the last employed day in the period)",
+    "role": "role (as of the last employed day in the period)", "metric": "the plan's metric name",
+    "actual": "the employee's actual for the metric (rounded for display; see actual_exact)",
+    "target": "target in force (targets dataset: employee row, else department row, else the plan default)",
+    "target_source": "where the target came from: employee | department | plan",
+    "achievement": "actual/target (higher) or target/actual (lower), clipped to [0, cap]",
+    "cap": "achievement cap for the metric", "direction": "higher or lower is better",
+    "weight": "the plan's weight for the metric", "effective_weight": "weight after renormalising over the metrics kept",
+    "weighted_score": "effective_weight x achievement; composite = the sum over the employee's metrics",
+    "included": "false when the metric was removed (no actual or no target)", "reason": "why a metric was removed",
+    "detail": "how the actual was made, in words",
+    "composite": "Σ effective_weight x achievement (display; exact value in composite_exact)",
+    "payout_multiplier": "payout curve at the exact composite", "incomplete": "true when a metric was removed",
+    "incomplete_reason": "which metrics were removed and why",
+    "plan_version": "version of the plan that produced the row", "run_id": "hash of the input files and the plan",
+    "opportunity_id": "won opportunity credited", "model": "attribution model",
+    "credit": "money credited to the employee (cents; an opportunity's credits sum to its amount)",
+    "share": "the employee's exact share of the opportunity's amount", "value": "department value under the model",
+    "mean_achievement": "mean achievement over the employees for whom the metric counted",
+    "employees": "number of employees", "check": "data-quality check", "rows": "rows failing the check",
+    "examples": "a few failing values",
+}
+
+
 def _column_docs() -> dict[tuple[str, str], str]:
     docs = {(name, c.name): c.doc for name, ds in DATASETS.items() for c in ds.columns}
     docs.update({(t, "_file"): "landing file the row came from" for t in DATASETS})
@@ -107,7 +134,7 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path) -> dict[str, 
             for table, column, dtype in cols:
                 if column in FORBIDDEN_COLUMNS:
                     raise RuntimeError(f"refusing to publish {table}.{column}: compensation or raw data")
-                dictionary.append((table, column, dtype, docs.get((table, column), "")))
+                dictionary.append((table, column, dtype, docs.get((table, column)) or MART_COLUMN_DOCS.get(column, "")))
             con.execute(
                 "CREATE TABLE data_dictionary (table_name VARCHAR, column_name VARCHAR, type VARCHAR, description VARCHAR)"
             )
