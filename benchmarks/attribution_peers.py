@@ -488,7 +488,16 @@ def main() -> None:
     ap.add_argument("--peers", default=",".join(PEERS))
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--json-out", default=str(HERE / "results" / "attribution_peers.json"))
+    ap.add_argument("--from-json", metavar="FILE", help="re-print the report of an earlier run, run nothing")
     args = ap.parse_args()
+
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text())
+        names = [p for p in PEERS if any(p in r["peers"] for c in saved["cases"] for r in c["models"].values())]
+        print(report(saved["cases"], names, args.timeout, saved["total_s"]))
+        print()
+        print(details(saved["cases"]))
+        return
 
     if args.worker:
         print(json.dumps(worker(*args.worker)))
@@ -551,6 +560,8 @@ def main() -> None:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps({"total_s": total_s, "cases": results}, indent=1, default=str))
     print(report(results, peers, args.timeout, total_s))
+    print()
+    print(details(results))
 
 
 def report(results: list, peers: list, timeout: int, total_s: float) -> str:
@@ -603,6 +614,41 @@ def report(results: list, peers: list, timeout: int, total_s: float) -> str:
         + ", ".join(f"{c['journeys']:,}/{c['departments']}: {c['build_touches_s']:.2f} s" for c in results)
     )
     lines.append(f"Total benchmark wall time: {total_s / 60:.1f} min")
+    return "\n".join(lines)
+
+
+def details(results: list) -> str:
+    """Department values and amount shares of the game models, for the largest case of each department count."""
+    lines = []
+    largest = {}
+    for case in results:
+        if case["journeys"] >= largest.get(case["departments"], {"journeys": -1})["journeys"]:
+            largest[case["departments"]] = case
+    for nd, case in sorted(largest.items()):
+        for model in ("shapley", "markov"):
+            row = case["models"].get(model)
+            if row is None:
+                continue
+            o = row["orbit"]
+            oc = o["dept_cents"]
+            tot = sum(oc.values()) or 1
+            peers = list(row["peers"])
+            lines.append(f"{model}, {case['journeys']:,} journeys x {nd} departments "
+                         "(value = Shapley value / removal effect; share = share of the credited amount)")
+            lines.append("")
+            lines.append("| department | Orbit value | Orbit share | "
+                         + " | ".join(f"{PEER_LABEL[p]} value | {PEER_LABEL[p]} share" for p in peers) + " |")
+            lines.append("|---|" + "---:|" * (2 + 2 * len(peers)))
+            for dpt in sorted(o["dept_values"], key=lambda k: -o["dept_values"][k]):
+                cells = [f"{o['dept_values'][dpt]:.4f}", f"{100 * oc.get(dpt, 0) / tot:.1f}%"]
+                for p in peers:
+                    r = row["peers"][p]
+                    v = r.get("dept_values", {}).get(dpt)
+                    a = r.get("dept_amount")
+                    cells.append("—" if v is None else f"{v:.4f}")
+                    cells.append("—" if not a else f"{100 * a.get(dpt, 0.0) / (sum(a.values()) or 1):.1f}%")
+                lines.append(f"| {dpt} | " + " | ".join(cells) + " |")
+            lines.append("")
     return "\n".join(lines)
 
 

@@ -27,7 +27,7 @@ LINEAGE = {
     "_file": ("VARCHAR", pl.Utf8),
     "_line": ("BIGINT", pl.Int64),
     "_sha256": ("VARCHAR", pl.Utf8),
-    "_row_hash": ("VARCHAR", pl.Utf8),
+    "_row_hash": ("UHUGEINT", pl.UInt128),
     "extra": ("JSON", pl.Utf8),
 }
 

@@ -93,11 +93,90 @@ def _to_pandas(frame: pl.DataFrame):
     return frame.with_columns(pl.col(pl.Decimal).cast(pl.Float64)).to_pandas()
 
 
-def validate_rows(frame: pl.DataFrame, suite) -> pl.DataFrame:
-    """Run ``suite`` on a typed frame (with ``_line``); return one row per failure: _line, reason, column."""
-    empty = pl.DataFrame(schema={"_line": pl.Int64, "reason": pl.Utf8, "column": pl.Utf8})
+FAILURE_SCHEMA = pl.Schema({"_line": pl.Int64, "reason": pl.Utf8, "column": pl.Utf8})
+
+
+def _literal(value, dtype: pl.DataType):
+    """A suite bound (number or ISO datetime text) as a polars literal comparable with ``dtype``."""
+    if isinstance(dtype, pl.Datetime) and isinstance(value, str):
+        return pl.lit(dt.datetime.fromisoformat(value)).dt.convert_time_zone("UTC")
+    return pl.lit(value)
+
+
+def _condition(row_condition) -> pl.Expr:
+    """The only row_condition form the suites use: ``column in ['a', 'b']`` (GE may wrap it in a dict)."""
+    import ast
+    import re
+
+    if isinstance(row_condition, dict):
+        row_condition = row_condition.get("pass_through_filter", "")
+    m = re.fullmatch(r"\s*(\w+) in (\[.*\])\s*", row_condition)
+    if not m:
+        raise ValueError(f"unsupported row_condition {row_condition!r}")
+    return pl.col(m.group(1)).is_in(ast.literal_eval(m.group(2)))
+
+
+def compile_expectation(exp, schema: pl.Schema) -> pl.Expr:
+    """An expectation of the suite as a polars predicate that is true on the rows it rejects.
+
+    GE's semantics: map expectations ignore nulls (only ``not_be_null`` rejects them), and a
+    ``row_condition`` restricts the rows the expectation applies to.
+    """
+    kw = exp.configuration.kwargs if hasattr(exp, "configuration") else exp.kwargs
+    col = pl.col(kw["column"])
+    kind = exp.expectation_type
+    if kind == "expect_column_values_to_not_be_null":
+        bad = col.is_null()
+    elif kind == "expect_column_values_to_be_in_set":
+        bad = col.is_not_null() & ~col.is_in(list(kw["value_set"]))
+    elif kind == "expect_column_values_to_match_regex":
+        bad = col.is_not_null() & ~col.str.contains(kw["regex"])
+    elif kind == "expect_column_values_to_be_between":
+        dtype = schema[kw["column"]]
+        value = col.cast(pl.Float64) if isinstance(dtype, pl.Decimal) else col
+        bad = pl.lit(False)
+        if kw.get("min_value") is not None:
+            lo = _literal(kw["min_value"], dtype)
+            bad = bad | ((value <= lo) if kw.get("strict_min") else (value < lo))
+        if kw.get("max_value") is not None:
+            hi = _literal(kw["max_value"], dtype)
+            bad = bad | ((value >= hi) if kw.get("strict_max") else (value > hi))
+        bad = col.is_not_null() & bad
+    else:
+        raise ValueError(f"no polars form for {kind}; run the suite with engine='great_expectations'")
+    if kw.get("row_condition"):
+        bad = _condition(kw["row_condition"]) & bad
+    return bad.fill_null(False)
+
+
+def validate_rows(frame: pl.DataFrame, suite, engine: str = "polars") -> pl.DataFrame:
+    """Run ``suite`` on a typed frame (with ``_line``); return one row per failure: _line, reason, column.
+
+    ``engine="polars"`` evaluates the suite's expectations as compiled polars predicates (the
+    default: ~20x faster on millions of rows); ``engine="great_expectations"`` runs the same suite
+    through GE itself. Both give the same failures (tests/schemas/test_suites.py checks it).
+    """
     if frame.height == 0:
-        return empty
+        return FAILURE_SCHEMA.to_frame()
+    if engine == "polars":
+        return _validate_polars(frame, suite)
+    return _validate_ge(frame, suite)
+
+
+def _validate_polars(frame: pl.DataFrame, suite) -> pl.DataFrame:
+    parts = []
+    for exp in suite.expectations:
+        bad = compile_expectation(exp, frame.schema)
+        parts.append(
+            frame.lazy().filter(bad).select(
+                "_line", pl.lit((exp.meta or {}).get("reason", "invalid_value")).alias("reason"),
+                pl.lit(exp.column).alias("column"))
+        )
+    return pl.concat(pl.collect_all(parts)).unique().sort("_line", "column", "reason").cast(dict(FAILURE_SCHEMA))
+
+
+def _validate_ge(frame: pl.DataFrame, suite) -> pl.DataFrame:
+    empty = FAILURE_SCHEMA.to_frame()
     ctx = _context()
     source = ctx.data_sources.add_or_update_pandas("orbit_ingest")
     asset = source.add_dataframe_asset(f"{suite.name}.{id(frame)}")

@@ -106,20 +106,24 @@ def split_duplicates(typed: pl.DataFrame, ds: Dataset) -> tuple[pl.DataFrame, pl
     """
     key = list(ds.key)
     content = ds.column_names + ["extra"]
-    distinct = typed.unique(subset=content, keep="first", maintain_order=True)
-    n_duplicates = typed.height - distinct.height
+    repeated = typed.select(pl.struct(key).is_duplicated()).to_series()
+    if not repeated.any():  # the common case: nothing to resolve, no full-row comparison needed
+        return typed, pl.DataFrame(schema=QUARANTINE_SCHEMA), 0
+    single, multi = typed.filter(~repeated), typed.filter(repeated)
+    distinct = multi.unique(subset=content, keep="first", maintain_order=True)
+    n_duplicates = multi.height - distinct.height
     conflicted = distinct.filter(pl.len().over(key) > 1)
     conflict_keys = conflicted.select(key).unique()
     conflicts = (
-        typed.join(conflict_keys, on=key, how="semi", nulls_equal=True)
+        multi.join(conflict_keys, on=key, how="semi", nulls_equal=True)
         .select("_line", pl.lit("duplicate_key_conflict").alias("reason"), pl.lit(",".join(key)).alias("column"))
         .sort("_line")
     )
     # Exact copies of a conflicting row are quarantined too, so they are not also counted as duplicates.
     n_duplicates -= conflicts.height - conflicted.height
-    unique_rows = distinct.join(conflict_keys, on=key, how="anti", nulls_equal=True)
+    kept = distinct.join(conflict_keys, on=key, how="anti", nulls_equal=True)
+    unique_rows = pl.concat([single, kept]).sort("_line")
     return unique_rows, conflicts, n_duplicates
-
 
 #: Which reason names a row when it has several problems (the first listed wins).
 _REASON_PRIORITY = ("null_key", "bad_type", "duplicate_key_conflict")
