@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export GX_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: setup demo test lock bench clean
+.PHONY: setup demo test lock bench-ingest bench-attribution clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,13 @@ test: setup
 # Re-resolve the lock after editing pyproject.toml dependencies.
 lock: setup
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes --quiet -o requirements.lock
+
+# Benchmarks (not part of `make test`); see benchmarks/README.md.
+bench-ingest: setup
+	$(VENV)/bin/python benchmarks/ingest.py
+
+bench-attribution: setup
+	benchmarks/run_attribution.sh
 
 clean:
 	rm -rf $(VENV) data
