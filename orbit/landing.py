@@ -94,7 +94,7 @@ def _to_text(frame: pl.DataFrame) -> pl.DataFrame:
         elif dtype == pl.Date:
             exprs.append(col.dt.strftime("%Y-%m-%d").alias(name))
         elif isinstance(dtype, (pl.List, pl.Struct, pl.Array)):
-            exprs.append(col.map_elements(json.dumps, return_dtype=pl.Utf8).alias(name))
+            exprs.append(pl.struct(col).struct.json_encode().str.extract(r"^\{[^:]*:(.*)\}$").alias(name))
         else:
             exprs.append(col.cast(pl.Utf8).alias(name))
     return frame.select(exprs)
@@ -124,7 +124,12 @@ def read_text(path: Path) -> pl.DataFrame:
                         raise ValueError("each line must be a JSON object")
                 except ValueError as e:
                     raise RejectedFile(path, f"malformed JSON line: {e}", number) from None
-        frame = _to_text(pl.read_ndjson(io.StringIO(text), infer_schema_length=None))
+        try:
+            frame = _to_text(pl.read_ndjson(io.StringIO(text), infer_schema_length=None))
+        except (pl.exceptions.PolarsError, TypeError, ValueError) as e:
+            raise RejectedFile(
+                path, f"JSON values cannot be read as one table (nested or mixed types?): {str(e).splitlines()[0]}"
+            ) from None
         first = 1
     else:
         try:
