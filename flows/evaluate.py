@@ -14,8 +14,10 @@ from schemas.plan import PlanSet
 from transforms.evaluation import PeriodResult, evaluate_period, find_periods
 from transforms.periods import parse_period
 from transforms.quality import find_orphans
+from transforms.restatement import compare_figures, has_changes, restate_period
 from warehouse.db import open_warehouse
-from warehouse.marts import write_period_marts
+from warehouse.marts import Restatement, write_period_marts
+from warehouse.periods import PeriodStateError, closed_periods
 from warehouse.read import input_hashes, latest_activity_at, load_frames
 
 _TASK = dict(persist_result=False, cache_policy=NO_CACHE)
@@ -24,14 +26,17 @@ _TASK = dict(persist_result=False, cache_policy=NO_CACHE)
 @dataclass
 class EvaluationSummary:
     run_id: str
-    periods: list[str]
-    skipped: list[str]
+    periods: list[str]  # written
+    skipped: list[str]  # no plan in force
+    kept: list[str]  # closed: results frozen
+    pending: list[str]  # closed, and the new data would change them (pending restatement)
+    restated: list[str]  # reopened with a restatement
 
 
 @task(retries=2, retry_delay_seconds=[1, 5], **_TASK)
 def load_inputs(home: Home):
     with open_warehouse(home.warehouse) as con:
-        return load_frames(con), input_hashes(con), latest_activity_at(con)
+        return load_frames(con), input_hashes(con), latest_activity_at(con), closed_periods(con)
 
 
 @task(**_TASK)
@@ -40,9 +45,11 @@ def evaluate_one(plan, period, frames, as_of) -> PeriodResult:
 
 
 @task(retries=2, retry_delay_seconds=[1, 5], **_TASK)
-def write_results(home: Home, results, run_id: str, quality, started_at) -> None:
+def write_results(home: Home, results, run_id: str, hashes: list[str], quality, started_at, pending,
+                  restatements) -> list[str]:
     with open_warehouse(home.warehouse) as con:
-        write_period_marts(con, results, run_id=run_id, quality=quality, started_at=started_at)
+        return write_period_marts(con, results, run_id=run_id, input_hashes=hashes, quality=quality,
+                                  started_at=started_at, pending=pending, restatements=restatements)
 
 
 def make_run_id(hashes: list[str], plans: PlanSet) -> str:
@@ -51,12 +58,38 @@ def make_run_id(hashes: list[str], plans: PlanSet) -> str:
     return content_hash(*hashes, plan_bytes(files))[:32]
 
 
+def compare_closed(results, closed, restate: dict[str, str], run_id: str, at: dt.datetime):
+    """For each closed period evaluated: pending restatement or not, or (when it is being reopened) its
+    restatement rows."""
+    pending, restatements = {}, []
+    for r in results:
+        frozen = closed.get(r.period.label)
+        if frozen is None:
+            continue
+        comparison = compare_figures(frozen.figures, r.scores)
+        reason = restate.get(r.period.label)
+        if reason is None:
+            pending[r.period.label] = has_changes(comparison)
+            continue
+        rows = restate_period(comparison, period=r.period.label, old_run_id=frozen.run_id, new_run_id=run_id,
+                              reason=reason, restated_at=at)
+        restatements.append(Restatement(r.period.label, frozen.run_id, reason, rows, int(comparison["changed"].sum())))
+    return pending, restatements
+
+
 @flow(name="orbit-evaluate", persist_result=False)
-def evaluate_flow(home: Home, plans: PlanSet, periods: list[str] | None = None) -> EvaluationSummary:
+def evaluate_flow(home: Home, plans: PlanSet, periods: list[str] | None = None,
+                  restate: dict[str, str] | None = None) -> EvaluationSummary:
+    """Evaluate open periods. A closed period keeps its results: it is only compared with what the new data
+    gives, and flagged pending restatement when they differ — unless it is in ``restate`` (period -> reason),
+    which reopens it with the new results and per-employee restatement rows."""
     logger = run_logger()
     started = dt.datetime.now(dt.timezone.utc)
-    frames, hashes, as_of = load_inputs(home)
+    frames, hashes, as_of, closed = load_inputs(home)
     run_id = make_run_id(hashes, plans)
+    restate = restate or {}
+    for label in set(restate) - set(closed):
+        raise PeriodStateError(f"period {label} is not closed; only a closed period is reopened")
     base = plans.base
     wanted = [parse_period(p) for p in periods] if periods else find_periods(frames, base.timezone, base.period)
     results, skipped = [], []
@@ -68,8 +101,18 @@ def evaluate_flow(home: Home, plans: PlanSet, periods: list[str] | None = None) 
             logger.warning("no plan in force on %s; period %s not evaluated", period.start, period.label)
             skipped.append(period.label)
             continue
-        results.append(evaluate_one(plan, period, frames, as_of))
+        results.append(evaluate_one.submit(plan, period, frames, as_of))
+    # periods are independent: submitted, they run in parallel under the flow's task runner (threads by
+    # default, Dask workers with `evaluate_flow.with_options(task_runner=DaskTaskRunner(...))`)
+    results = [future.result() for future in results]
+    pending, restatements = compare_closed(results, closed, restate, run_id, started)
+    for label in set(restate) - {r.period for r in restatements}:
+        raise PeriodStateError(f"period {label} could not be recomputed (no plan in force); it stays closed")
     quality = find_orphans(frames, sorted({m for p in plans.plans for m in p.metrics}))
-    write_results(home, results, run_id, quality, started)
-    logger.info("evaluated %d period(s), run %s", len(results), run_id[:12])
-    return EvaluationSummary(run_id, [r.period.label for r in results], skipped)
+    written = write_results(home, results, run_id, hashes, quality, started, pending, restatements)
+    flagged = sorted(p for p, v in pending.items() if v)
+    if flagged:
+        logger.warning("closed period(s) %s kept; the new data would change them (pending restatement)",
+                       ", ".join(flagged))
+    logger.info("evaluated %d period(s), run %s", len(written), run_id[:12])
+    return EvaluationSummary(run_id, written, skipped, sorted(pending), flagged, [r.period for r in restatements])

@@ -1,34 +1,68 @@
-"""HR's bonus export: CSV (or XLSX) from the exact figures of one period, owner-read-only, audited."""
+"""HR's bonus export: CSV or XLSX from the exact figures of one period, owner-read-only, audited.
+
+Only a closed period is exported (``--draft`` marks anything else). The bytes depend only on the
+period's stored figures: same inputs and plan, same bytes, whatever the timezone, locale or threads.
+"""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import os
 from pathlib import Path
 
+import polars as pl
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.common import run_logger
+from flows.common import run_logger, writing_run
 from orbit.settings import Home
 from transforms.export import shape_bonus_export
+from transforms.periods import parse_period
 from warehouse.audit import append_audit
 from warehouse.db import open_warehouse, query_frame, transaction
+from warehouse.periods import inputs_digest, run_inputs_digest, state_of
 from warehouse.read import input_hashes
+
+FORMATS = ("csv", "xlsx")
 
 
 class ExportError(ValueError):
     """The export cannot be made as asked (bad period, not closed, nothing evaluated)."""
 
 
-def _csv_bytes(frame) -> bytes:
+def _csv_bytes(frame: pl.DataFrame, period: str) -> bytes:
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(frame.columns)
     writer.writerows(frame.iter_rows())
     return buf.getvalue().encode("utf-8")
+
+
+def _xlsx_bytes(frame: pl.DataFrame, period: str) -> bytes:
+    """One sheet, every cell a string (no formula, number or URL conversion: exact figures, guarded text);
+    document dates fixed to the period's last day and zip entries dated 1980-01-01 by xlsxwriter."""
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    book = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
+                                     "strings_to_urls": False})
+    book.set_properties({"title": f"Bonus inputs {period}", "created": dt.datetime.combine(parse_period(period).end,
+                                                                                          dt.time())})
+    sheet = book.add_worksheet("bonus")
+    for col, name in enumerate(frame.columns):
+        sheet.write_string(0, col, name)
+    for row, values in enumerate(frame.iter_rows(), start=1):
+        for col, value in enumerate(values):
+            sheet.write_string(row, col, "" if value is None else value)
+    sheet.freeze_panes(1, 0)
+    book.close()
+    return buf.getvalue()
+
+
+_WRITERS = {"csv": _csv_bytes, "xlsx": _xlsx_bytes}
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -44,15 +78,20 @@ def _write_private(path: Path, data: bytes) -> None:
 
 def check_export(con, period: str, fmt: str, draft: bool) -> None:
     """Raise :class:`ExportError` (a message telling the user what to do) if the export cannot be made."""
-    if fmt != "csv":
-        raise ExportError(f"format {fmt!r} is not built yet; use --format csv")
+    if fmt not in FORMATS:
+        raise ExportError(f"format {fmt!r} is not supported; use --format csv or --format xlsx")
     if not con.execute("SELECT count(*) FROM bonus_lines WHERE period = ?", [period]).fetchall()[0][0]:
         raise ExportError(f"no evaluated results for period {period}; run `orbit evaluate --period {period}` first")
-    if not draft:
-        raise ExportError(
-            f"period {period} is not closed; HR exports need a closed period. "
-            "Use --draft for a draft export (period close arrives with `orbit close`)."
-        )
+    state, closed_run = state_of(con, period)
+    if draft:
+        return
+    if state != "closed":
+        raise ExportError(f"period {period} is not closed; HR exports need a closed period. "
+                          f"Close it with `orbit close --period {period}`, or use --draft for a draft export.")
+    runs = {r for (r,) in con.execute("SELECT DISTINCT run_id FROM bonus_lines WHERE period = ?", [period]).fetchall()}
+    if runs != {closed_run}:
+        raise ExportError(f"period {period} is closed on run {closed_run[:12]} but holds other results; "
+                          f"reopen it (`orbit reopen --period {period} --reason ...`) and close it again")
 
 
 @task(persist_result=False, cache_policy=NO_CACHE)
@@ -61,7 +100,7 @@ def write_export(home: Home, period: str, fmt: str, out: Path | None, draft: boo
         check_export(con, period, fmt, draft)
         lines = query_frame(con, "SELECT * FROM bonus_lines WHERE period = ? ORDER BY employee_id", [period])
         table = shape_bonus_export(lines, draft=draft)
-        data = _csv_bytes(table)
+        data = _WRITERS[fmt](table, period)
         name = f"bonus_{period}{'_DRAFT' if draft else ''}.{fmt}"
         path = out if out is not None else home.exports / name
         if out is not None and out.is_dir():
@@ -72,7 +111,7 @@ def write_export(home: Home, period: str, fmt: str, out: Path | None, draft: boo
             append_audit(
                 con, "export_bonus_draft" if draft else "export_bonus", period=period, run_id=",".join(run_ids),
                 plan_version=",".join(sorted(set(lines["plan_version"].to_list()))),
-                input_hashes=hashlib.sha256(",".join(input_hashes(con)).encode()).hexdigest(),
+                input_hashes=run_inputs_digest(con, run_ids) or inputs_digest(input_hashes(con)),
                 output_sha256=hashlib.sha256(data).hexdigest(), detail=f"{path.name}: {table.height} rows",
             )
     return path
@@ -80,6 +119,7 @@ def write_export(home: Home, period: str, fmt: str, out: Path | None, draft: boo
 
 @flow(name="orbit-export-bonus", persist_result=False)
 def export_bonus_flow(home: Home, period: str, fmt: str = "csv", out: Path | None = None, draft: bool = False) -> Path:
-    path = write_export(home, period, fmt, out, draft)
+    with writing_run(home, "export"):  # it appends to the audit log
+        path = write_export(home, period, fmt, out, draft)
     run_logger().info("bonus export for %s written to %s", period, path)
     return path

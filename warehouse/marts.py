@@ -1,13 +1,24 @@
-"""Writing the evaluation's marts: a period's rows are replaced as a whole, in one transaction."""
+"""Writing the evaluation's marts: a period's rows are replaced as a whole, in one transaction.
+
+A closed period's rows are never replaced here, except by its restatement (reopen), which
+writes the new rows, the per-employee ``restatements`` and an audit row together.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from dataclasses import dataclass
 
 import duckdb
 import polars as pl
 
+from warehouse.audit import append_audit
 from warehouse.db import transaction
+from warehouse.periods import (closed_run_ids, insert_restatements, inputs_digest, mark_evaluated,
+                               record_run_inputs, reopen_period, set_pending)
+
+log = logging.getLogger(__name__)
 
 #: mart -> the frame attribute that fills it (see transforms.evaluation.PeriodResult).
 MART_SOURCES = {
@@ -18,6 +29,17 @@ MART_SOURCES = {
     "attribution_department_values": "department_values",
     "department_matrix": "department_matrix",
 }
+
+
+@dataclass(frozen=True)
+class Restatement:
+    """A closed period being reopened: the run it was frozen on, why, and its restatement rows."""
+
+    period: str
+    closed_run_id: str
+    reason: str
+    rows: pl.DataFrame
+    changed: int  # employees whose figures change
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
@@ -33,20 +55,54 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> 
     con.unregister("_mart")
 
 
-def write_period_marts(con: duckdb.DuckDBPyConnection, results, *, run_id: str, quality: pl.DataFrame,
-                       started_at: dt.datetime) -> None:
-    """Replace the marts of every evaluated period, the data-quality findings and log the run — atomically."""
+def write_period_marts(con: duckdb.DuckDBPyConnection, results, *, run_id: str, input_hashes: list[str],
+                       quality: pl.DataFrame, started_at: dt.datetime, pending: dict[str, bool] | None = None,
+                       restatements: list[Restatement] = ()) -> list[str]:
+    """Replace the marts of the evaluated open periods (and of the periods being restated), flag closed
+    periods that new data would change, store the data-quality findings and log the run — atomically.
+    Returns the periods written."""
+    now = dt.datetime.now(dt.timezone.utc)
+    restating = {r.period: r for r in restatements}
+    written = []
     with transaction(con):
+        closed = set(closed_run_ids(con))  # read again inside the transaction: a close may have happened since
         for r in results:
+            label = r.period.label
+            if label in closed and label not in restating:
+                if label not in (pending or {}):
+                    log.warning("period %s was closed while it was being evaluated; its results are kept", label)
+                continue
             extra = {"plan_version": r.plan.version, "run_id": run_id}
             for table, attr in MART_SOURCES.items():
-                con.execute(f"DELETE FROM {table} WHERE period = ?", [r.period.label])
+                con.execute(f"DELETE FROM {table} WHERE period = ?", [label])
                 frame = getattr(r, attr).with_columns(**{k: pl.lit(v) for k, v in extra.items()})
                 _insert(con, table, frame)
+            written.append(label)
+        for r in restatements:
+            reopen_period(con, r.period, expected_run_id=r.closed_run_id)
+            insert_restatements(con, r.rows)
+            append_audit(con, "reopen_period", period=r.period, run_id=run_id,
+                         plan_version=",".join(sorted({x.plan.version for x in results if x.period.label == r.period})),
+                         input_hashes=inputs_digest(input_hashes),
+                         detail=f"reason: {r.reason}; closed run {r.closed_run_id}; "
+                                f"{r.changed} of {r.rows.height} employee(s) restated")
+        mark_evaluated(con, written)
+        set_pending(con, pending or {}, now)
+        record_run_inputs(con, run_id, input_hashes)
         con.execute("DELETE FROM data_quality")
         _insert(con, "data_quality", quality.with_columns(run_id=pl.lit(run_id)))
         con.execute(
-            "INSERT INTO runs VALUES (?, 'evaluate', ?, ?, 'completed', ?, ?, NULL)",
-            [run_id, started_at, dt.datetime.now(dt.timezone.utc), ",".join(r.period.label for r in results),
-             ",".join(sorted({r.plan.version for r in results}))],
+            "INSERT INTO runs (run_id, kind, started_at, finished_at, status, periods, plan_version, message) "
+            "VALUES (?, 'evaluate', ?, ?, 'completed', ?, ?, ?)",
+            [run_id, started_at, now, ",".join(written), ",".join(sorted({r.plan.version for r in results})),
+             _frozen_message(pending or {})],
         )
+    return written
+
+
+def _frozen_message(pending: dict[str, bool]) -> str | None:
+    if not pending:
+        return None
+    flagged = [p for p, v in sorted(pending.items()) if v]
+    return (f"closed, kept: {', '.join(sorted(pending))}"
+            + (f"; pending restatement: {', '.join(flagged)}" if flagged else ""))

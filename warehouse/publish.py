@@ -4,7 +4,10 @@ Analysts never open the warehouse (DuckDB allows one writer or many readers, nev
 both). The writer builds a new snapshot file beside the published one from inside its
 own connection (``ATTACH``), in a storage format DuckDB 1.4+ clients read, then
 ``os.replace``-s it over the old one: a reader holding the old file keeps a consistent
-view, the next reader opens the new one.
+view, the next reader opens the new one. Parquet copies of the same tables go to a new
+folder ``published/parquet.<generation>/``; the symlink ``published/parquet`` is then
+swapped to it atomically (superseded folders are removed after a grace period, so a
+reader that resolved the link keeps a consistent set of files).
 
 The snapshot never holds names, bonus targets, bonus amounts, quarantined raw rows or
 the employees dataset's ``extra`` JSON: it is built from an allow-list of columns.
@@ -12,8 +15,11 @@ the employees dataset's ``extra`` JSON: it is built from an allow-list of column
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
+import shutil
+import time
 from pathlib import Path
 
 import duckdb
@@ -22,6 +28,8 @@ from schemas.contracts import DATASETS
 
 log = logging.getLogger(__name__)
 STORAGE_VERSION = "v1.4.0"  # readable by DuckDB 1.4 and later (DBeaver, duckdb CLI)
+PARQUET_LINK = "parquet"  # published/parquet -> parquet.<generation>/<table>.parquet
+PARQUET_GRACE = dt.timedelta(minutes=15)  # superseded Parquet folders live this long for readers still on them
 
 #: table -> (columns to publish, or "*" for all) and its description.
 PUBLISHED_TABLES: dict[str, tuple[list[str] | str, str]] = {
@@ -35,8 +43,11 @@ PUBLISHED_TABLES: dict[str, tuple[list[str] | str, str]] = {
     "quarantine": (["dataset", "file", "line", "reason", "details", "quarantined_at"],
                    "rows refused at ingest: where they were and why (raw values are not published)"),
     "runs": ("*", "pipeline runs and their outcome"),
+    "run_failures": ("*", "runs that failed: kind, Prefect flow run id, when, error type and message"),
     "restatements": (["period", "employee_id", "old_run_id", "new_run_id", "old_composite", "new_composite",
                       "reason", "restated_at"], "changes to closed periods (figures, not money)"),
+    "period_status": (["period", "state", "closed_run_id", "closed_at", "closed_by", "pending_restatement",
+                       "pending_since"], "open or closed periods; closed ones keep the closed run's results"),
     "employees": (["employee_id", "department", "role", "manager_id", "fte", "effective_from", "effective_to"],
                   "roster without names or compensation"),
     **{name: ([c for c in ds.column_names] + ["_file", "_line"], ds.doc)
@@ -95,6 +106,20 @@ MART_COLUMN_DOCS = {
     "mean_achievement": "mean achievement over the employees for whom the metric counted",
     "employees": "number of employees", "check": "data-quality check", "rows": "rows failing the check",
     "examples": "a few failing values",
+    "state": "open or closed", "closed_run_id": "run whose results the closed period keeps",
+    "closed_at": "when the period was closed", "closed_by": "who closed it (login name)",
+    "pending_restatement": "true when data that arrived after the close would change the period's results",
+    "pending_since": "when that was first seen",
+    "old_run_id": "run of the figures before the restatement", "new_run_id": "run of the restated figures",
+    "old_composite": "composite before the restatement", "new_composite": "composite after the restatement",
+    "restated_at": "when the period was reopened and restated",
+    "table_name": "published table", "generation": "publish generation (the same in every row of one snapshot)",
+    "published_at": "when the snapshot was published",
+}
+#: Where a column means something particular in one table.
+TABLE_COLUMN_DOCS = {
+    ("restatements", "reason"): "why HR reopened the period",
+    ("snapshot_info", "rows"): "rows in the table in this snapshot",
 }
 
 
@@ -102,17 +127,26 @@ def _column_docs() -> dict[tuple[str, str], str]:
     docs = {(name, c.name): c.doc for name, ds in DATASETS.items() for c in ds.columns}
     docs.update({(t, "_file"): "landing file the row came from" for t in DATASETS})
     docs.update({(t, "_line"): "line of the row in that file" for t in DATASETS})
+    docs.update(TABLE_COLUMN_DOCS)
     return docs
 
 
+def _sql_text(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path) -> dict[str, int]:
-    """Write a fresh snapshot next to ``target`` and atomically replace ``target``. Returns row counts."""
+    """Write a fresh snapshot (and its Parquet copies) next to ``target`` and swap both in atomically.
+    Returns row counts."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    generation = time.time_ns()
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
+    parquet = target.parent / f"{PARQUET_LINK}.{generation}"
+    parquet.mkdir()
     main = con.execute("SELECT current_database()").fetchall()[0][0]
-    con.execute(f"ATTACH '{tmp}' AS snap (STORAGE_VERSION '{STORAGE_VERSION}')")
+    con.execute(f"ATTACH {_sql_text(tmp)} AS snap (STORAGE_VERSION '{STORAGE_VERSION}')")
     counts: dict[str, int] = {}
     try:
         dictionary = []
@@ -127,6 +161,13 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path) -> dict[str, 
             for view, (sql, doc) in VIEWS.items():
                 con.execute(f'CREATE VIEW "{view}" AS {sql}')
                 dictionary.append((view, None, "view", doc))
+            con.execute("CREATE TABLE snapshot_info (generation BIGINT, published_at TIMESTAMPTZ, "
+                        "table_name VARCHAR, rows BIGINT)")
+            published_at = dt.datetime.now(dt.timezone.utc)
+            con.executemany("INSERT INTO snapshot_info VALUES (?, ?, ?, ?)",
+                            [(generation, published_at, t, n) for t, n in counts.items()])
+            dictionary += [("snapshot_info", None, "table", "this snapshot: its generation, time and row counts"),
+                           ("data_dictionary", None, "table", "every table, view and column, described")]
             cols = con.execute(
                 "SELECT table_name, column_name, data_type FROM information_schema.columns "
                 "WHERE table_catalog = 'snap' ORDER BY table_name, ordinal_position"
@@ -141,9 +182,30 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path) -> dict[str, 
             con.executemany("INSERT INTO data_dictionary VALUES (?, ?, ?, ?)", dictionary)
         finally:
             con.execute(f'USE "{main}"')
+        for table in [*PUBLISHED_TABLES, "snapshot_info", "data_dictionary"]:
+            con.execute(f'COPY snap."{table}" TO {_sql_text(parquet / f"{table}.parquet")} (FORMAT parquet)')
         con.execute("CHECKPOINT snap")
+    except BaseException:
+        shutil.rmtree(parquet, ignore_errors=True)
+        raise
     finally:
         con.execute("DETACH snap")
     os.replace(tmp, target)
-    log.info("published %s (%d tables)", target, len(counts))
+    _swap_link(target.parent / PARQUET_LINK, parquet)
+    log.info("published %s and %s (%d tables, generation %d)", target, parquet, len(counts), generation)
     return counts
+
+
+def _swap_link(link: Path, folder: Path) -> None:
+    """Point ``link`` at ``folder`` atomically; remove folders superseded more than PARQUET_GRACE ago."""
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.link")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(folder.name, target_is_directory=True)
+    previous = link.parent / os.readlink(link) if link.is_symlink() else None
+    os.replace(tmp, link)
+    if previous is not None and previous.is_dir():
+        os.utime(previous)  # its mtime now says when it was superseded
+    cutoff = time.time() - PARQUET_GRACE.total_seconds()
+    for old in folder.parent.glob(f"{link.name}.*"):
+        if old != folder and old.is_dir() and not old.is_symlink() and old.stat().st_mtime < cutoff:
+            shutil.rmtree(old, ignore_errors=True)

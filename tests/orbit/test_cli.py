@@ -21,13 +21,6 @@ def test_every_verb_has_help(verb):
     assert "Usage" in result.output
 
 
-@pytest.mark.parametrize("args", [["close", "--period", "2026-Q3"], ["serve"], ["report", "--period", "2026-Q3"]])
-def test_verbs_not_built_yet_exit_2(args):
-    result = runner.invoke(app, args)
-    assert result.exit_code == 2
-    assert "not built yet" in result.output
-
-
 def test_bad_plan_exits_2_naming_file_and_line(tmp_path, monkeypatch):
     monkeypatch.setenv("ORBIT_HOME", str(tmp_path))
     bad = tmp_path / "bad.yaml"

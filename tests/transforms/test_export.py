@@ -15,6 +15,7 @@ def test_round_exact_half_up_from_exact_rationals():
 def test_guard_text_defuses_formulas():
     assert guard_text("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
     assert [guard_text(v) for v in ("+1", "-1", "@a", "Ana")] == ["'+1", "'-1", "'@a", "Ana"]
+    assert [guard_text(v) for v in ("\t=1", "\r=1", "A=1", "")] == ["'\t=1", "'\r=1", "A=1", ""]
     assert guard_text(None) == ""
 
 

@@ -1,0 +1,52 @@
+"""Period close and reopen: freeze a period's results on one run; restate it with the data known now."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.common import run_logger, writing_run
+from flows.evaluate import EvaluationSummary, evaluate_flow
+from flows.publish import publish_flow
+from orbit.settings import Home
+from schemas.plan import PlanSet
+from warehouse.audit import append_audit
+from warehouse.db import open_warehouse, transaction
+from warehouse.periods import close_period, run_inputs_digest
+
+
+@task(persist_result=False, cache_policy=NO_CACHE)  # not retried: a refusal (already closed) is not I/O
+def freeze_period(home: Home, period: str, user: str) -> str:
+    with open_warehouse(home.warehouse) as con, transaction(con):
+        run_id = close_period(con, period, user=user, at=dt.datetime.now(dt.timezone.utc))
+        versions, employees = con.execute(
+            "SELECT string_agg(DISTINCT plan_version, ',' ORDER BY plan_version), count(*) FROM employee_scores "
+            "WHERE period = ?", [period]).fetchall()[0]
+        append_audit(con, "close_period", period=period, run_id=run_id, plan_version=versions,
+                     input_hashes=run_inputs_digest(con, [run_id]), detail=f"{employees} employee(s) frozen")
+    return run_id
+
+
+@flow(name="orbit-close", persist_result=False)
+def close_flow(home: Home, period: str) -> str:
+    """Freeze ``period`` on the run that produced its current results, publish; return that run_id."""
+    with writing_run(home, "close"):
+        run_id = freeze_period(home, period, getpass.getuser())
+        run_logger().info("period %s closed on run %s", period, run_id[:12])
+        publish_flow(home)
+    return run_id
+
+
+@flow(name="orbit-reopen", persist_result=False)
+def reopen_flow(home: Home, plans: PlanSet, period: str, reason: str) -> EvaluationSummary:
+    """Recompute a closed period with the data known now, record per employee what changed (``restatements``),
+    leave it open (HR closes it again) and publish."""
+    if not reason.strip():
+        raise ValueError("a reopen needs a reason (--reason TEXT)")
+    with writing_run(home, "reopen"):
+        summary = evaluate_flow(home, plans, [period], restate={period: reason.strip()})
+        publish_flow(home)
+    return summary

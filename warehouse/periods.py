@@ -1,0 +1,153 @@
+"""Period state in the warehouse: open or closed (frozen on one run), pending restatement, restatements.
+
+A closed period's marts are never rewritten by an evaluation; only a reopen replaces them,
+recording per employee what changed (``restatements``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from warehouse.db import query_frame
+
+#: the columns of ``period_status`` (a contract: `orbit status` and analysts read them from the snapshot)
+PERIOD_STATUS_COLUMNS = ["period", "state", "closed_run_id", "closed_at", "closed_by", "pending_restatement",
+                         "pending_since"]
+
+
+class PeriodStateError(ValueError):
+    """The period is not in the state the operation needs (a message telling the user what to do)."""
+
+
+@dataclass(frozen=True)
+class ClosedPeriod:
+    period: str
+    run_id: str
+    figures: pl.DataFrame  # per employee: employee_id, composite, composite_exact, multiplier_exact, bonus_amount
+
+
+def inputs_digest(hashes: list[str]) -> str:
+    """One SHA-256 over the sorted SHA-256s of a run's input files."""
+    return hashlib.sha256(",".join(sorted(hashes)).encode()).hexdigest()
+
+
+def record_run_inputs(con: duckdb.DuckDBPyConnection, run_id: str, hashes: list[str]) -> None:
+    con.execute("INSERT INTO run_inputs VALUES (?, ?) ON CONFLICT DO NOTHING", [run_id, inputs_digest(hashes)])
+
+
+def run_inputs_digest(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> str | None:
+    """The input digest of the run(s) that made some rows (None when a run predates the record)."""
+    rows = con.execute("SELECT run_id, input_hashes FROM run_inputs WHERE list_contains(?, run_id) ORDER BY run_id",
+                       [run_ids]).fetchall()
+    if len(rows) != len(set(run_ids)):
+        return None
+    return rows[0][1] if len(rows) == 1 else inputs_digest([h for _, h in rows])
+
+
+def period_figures(con: duckdb.DuckDBPyConnection, period: str) -> pl.DataFrame:
+    """The stored per-employee figures of a period (what a restatement compares against)."""
+    return query_frame(
+        con,
+        """SELECT s.employee_id, s.composite, b.composite_exact, b.multiplier_exact, b.bonus_amount
+           FROM employee_scores s JOIN bonus_lines b USING (period, employee_id)
+           WHERE s.period = ? ORDER BY s.employee_id""",
+        [period],
+    )
+
+
+def closed_run_ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """closed period -> the run it was frozen on."""
+    return dict(con.execute(
+        "SELECT period, closed_run_id FROM period_status WHERE state = 'closed' ORDER BY period").fetchall())
+
+
+def closed_periods(con: duckdb.DuckDBPyConnection) -> dict[str, ClosedPeriod]:
+    return {p: ClosedPeriod(p, run_id, period_figures(con, p)) for p, run_id in closed_run_ids(con).items()}
+
+
+def state_of(con: duckdb.DuckDBPyConnection, period: str) -> tuple[str, str | None]:
+    """(state, closed_run_id) of a period; ('open', None) for one never closed."""
+    row = con.execute("SELECT state, closed_run_id FROM period_status WHERE period = ?", [period]).fetchall()
+    return (row[0][0], row[0][1]) if row else ("open", None)
+
+
+def mark_evaluated(con: duckdb.DuckDBPyConnection, periods: list[str]) -> None:
+    """Periods written by an evaluation appear as open (a closed one is never written)."""
+    for p in periods:
+        con.execute("INSERT INTO period_status (period) VALUES (?) ON CONFLICT DO NOTHING", [p])
+
+
+def set_pending(con: duckdb.DuckDBPyConnection, pending: dict[str, bool], at: dt.datetime) -> None:
+    """Flag closed periods that new data would change (keeping when that was first seen); clear the others."""
+    for period, is_pending in pending.items():
+        con.execute(
+            """UPDATE period_status SET pending_restatement = ?,
+                      pending_since = CASE WHEN ? THEN coalesce(pending_since, ?) END
+               WHERE period = ? AND state = 'closed'""",
+            [is_pending, is_pending, at, period],
+        )
+
+
+def check_close(con: duckdb.DuckDBPyConnection, period: str) -> str:
+    """The run a close would freeze ``period`` on; :class:`PeriodStateError` if it cannot be closed."""
+    state, run_id = state_of(con, period)
+    if state == "closed":
+        raise PeriodStateError(f"period {period} is already closed (run {run_id[:12]}); "
+                               f"use `orbit reopen --period {period} --reason ...` to restate it")
+    runs = [r[0] for r in con.execute(
+        "SELECT DISTINCT run_id FROM employee_scores WHERE period = ? ORDER BY 1", [period]).fetchall()]
+    if not runs:
+        raise PeriodStateError(f"no evaluated results for period {period}; run `orbit run` (or `orbit evaluate "
+                               f"--period {period}`) first")
+    if len(runs) > 1:  # cannot happen: a period's marts are replaced as a whole
+        raise PeriodStateError(f"period {period} holds rows of several runs; run `orbit evaluate --period {period}`")
+    return runs[0]
+
+
+def check_reopen(con: duckdb.DuckDBPyConnection, period: str) -> str:
+    """The run ``period`` is closed on; :class:`PeriodStateError` if it is not closed."""
+    state, run_id = state_of(con, period)
+    if state != "closed":
+        raise PeriodStateError(f"period {period} is not closed; nothing to reopen (`orbit close --period {period}` "
+                               "closes it)")
+    return run_id
+
+
+def close_period(con: duckdb.DuckDBPyConnection, period: str, *, user: str, at: dt.datetime) -> str:
+    """Freeze a period on the run that produced its stored results; return that run_id."""
+    run_id = check_close(con, period)
+    con.execute(
+        """INSERT INTO period_status (period, state, closed_run_id, closed_at, closed_by, pending_restatement,
+                                      pending_since)
+           VALUES (?, 'closed', ?, ?, ?, false, NULL)
+           ON CONFLICT (period) DO UPDATE SET state = 'closed', closed_run_id = excluded.closed_run_id,
+               closed_at = excluded.closed_at, closed_by = excluded.closed_by, pending_restatement = false,
+               pending_since = NULL""",
+        [period, run_id, at, user],
+    )
+    return run_id
+
+
+def reopen_period(con: duckdb.DuckDBPyConnection, period: str, *, expected_run_id: str) -> None:
+    """Open a closed period again (after its restatement was written in the same transaction)."""
+    state, run_id = state_of(con, period)
+    if state != "closed" or run_id != expected_run_id:
+        raise PeriodStateError(f"period {period} changed state while it was being restated; run the reopen again")
+    con.execute(
+        """UPDATE period_status SET state = 'open', closed_run_id = NULL, closed_at = NULL, closed_by = NULL,
+                  pending_restatement = false, pending_since = NULL WHERE period = ?""",
+        [period],
+    )
+
+
+def insert_restatements(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> None:
+    if rows.height:
+        con.register("_restated", rows)
+        cols = ", ".join(rows.columns)
+        con.execute(f"INSERT INTO restatements ({cols}) SELECT {cols} FROM _restated")
+        con.unregister("_restated")
