@@ -70,25 +70,26 @@ def resolve_roster(employees: pl.DataFrame | pl.LazyFrame, period: Period) -> pl
         )
         .filter(pl.col("_lo") <= pl.col("_hi"))
     )
-    # Expand to (employee, day) and keep, for each day, the row with the latest effective_from.
-    days = (
-        rows.with_columns(pl.date_ranges("_lo", "_hi", interval="1d").alias("_day"))
+    # Expand to (employee, day) and keep, for each day, the row with the latest effective_from. Rows are
+    # numbered in (employee_id, effective_from) order, so that row is the day's highest number: the
+    # expansion carries two integers per day, never the row's strings or decimals.
+    rows = rows.with_row_index("_r").with_columns(pl.col("employee_id").rle_id().alias("_e"))
+    winners = (
+        rows.select("_e", "_r", pl.date_ranges("_lo", "_hi", interval="1d").alias("_day"))
         .explode("_day")
-        .sort("employee_id", "_day", "effective_from")
-        .unique(subset=["employee_id", "_day"], keep="last", maintain_order=True)
+        .group_by("_e", "_day")
+        .agg(pl.col("_r").max())
     )
+    per_row = winners.group_by("_r").agg(pl.len().alias("_days"), pl.col("_day").max().alias("_last"))
     out = (
-        days.group_by("employee_id")
+        rows.join(per_row, on="_r", how="inner")
+        .sort("_r")
+        .group_by("employee_id")
         .agg(
-            pl.col("full_name").sort_by("_day").last(),
-            pl.col("department").sort_by("_day").last(),
-            pl.col("role").sort_by("_day").last(),
-            pl.col("currency").sort_by("_day").last(),
-            pl.col("manager_id").sort_by("_day").last(),
-            pl.col("bonus_target").sort_by("_day").last(),
-            pl.col("_day").max().alias("last_employed_day"),
-            pl.len().cast(pl.Int64).alias("days_employed"),
-            pl.col("fte").sum().cast(pl.Decimal(38, 9)).alias("fte_days"),
+            pl.col("full_name", "department", "role", "currency", "manager_id", "bonus_target").sort_by("_last").last(),
+            pl.col("_last").max().alias("last_employed_day"),
+            pl.col("_days").sum().cast(pl.Int64).alias("days_employed"),
+            (pl.col("fte") * pl.col("_days")).sum().cast(pl.Decimal(38, 9)).alias("fte_days"),
         )
         .with_columns(pl.lit(period.days, dtype=pl.Int64).alias("days_in_period"))
         .select(list(ROSTER_SCHEMA))

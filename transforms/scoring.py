@@ -13,6 +13,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import polars as pl
@@ -88,18 +89,26 @@ def to_fraction(value: Number | None) -> Fraction | None:
     if isinstance(value, float):
         return Fraction(repr(value))
     if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"not a finite number: {value}")
-        return Fraction(value)
+        return _decimal_fraction(value)
+    return Fraction(value)
+
+
+@lru_cache(maxsize=65536)
+def _decimal_fraction(value: Decimal) -> Fraction:
+    """Cached: the same few Decimals (weights, caps, targets, curve points) recur on every row."""
+    if not value.is_finite():
+        raise ValueError(f"not a finite number: {value}")
     return Fraction(value)
 
 
 def round_half_up(value: Fraction, places: int) -> Decimal:
-    """``value`` rounded half away from zero (ROUND_HALF_UP) to ``places`` decimals, exactly."""
-    scaled = abs(value) * 10**places
-    n = int(scaled + Fraction(1, 2))  # floor for non-negative
-    sign = 1 if value < 0 and n != 0 else 0
-    return Decimal((sign, tuple(int(c) for c in str(n)), -places))
+    """``value`` rounded half away from zero (ROUND_HALF_UP) to ``places`` decimals, exactly.
+
+    Integer arithmetic only (``floor((2|p|·10^places + q) / 2q)``), no intermediate Fractions.
+    """
+    num, den = value.numerator, value.denominator
+    n = (2 * abs(num) * 10**places + den) // (2 * den)
+    return Decimal(f"{'-' if num < 0 and n else ''}{n}E-{places}")
 
 
 def exact_text(value: Fraction | None) -> str | None:
@@ -149,11 +158,8 @@ def payout_multiplier(curve: Iterable[tuple[Number, Number]] | Iterable[Iterable
     two points with the same x make a step and the later one wins at that x; below the first point
     the first y applies, beyond the last point the last y (flat tails).
     """
-    pts = [(to_fraction(x), to_fraction(y)) for x, y in curve]  # type: ignore[misc]
-    if not pts:
-        raise ValueError("a payout curve needs at least one point")
-    pts.sort(key=lambda p: p[0])  # type: ignore[arg-type,return-value]
-    xs = [p[0] for p in pts]
+    # the key carries each value's type: equal values of different types may convert differently
+    xs, pts = _curve_points(tuple((type(x), x, type(y), y) for x, y in curve))  # type: ignore[misc]
     x = to_fraction(composite)
     assert x is not None
     i = bisect_right(xs, x) - 1  # last point with x_i <= x
@@ -164,6 +170,17 @@ def payout_multiplier(curve: Iterable[tuple[Number, Number]] | Iterable[Iterable
         return y0  # type: ignore[return-value]
     x1, y1 = pts[i + 1]
     return y0 + (y1 - y0) * (x - x0) / (x1 - x0)  # type: ignore[operator]
+
+
+@lru_cache(maxsize=64)
+def _curve_points(key: tuple[tuple[type, Number, type, Number], ...]
+                  ) -> tuple[tuple[Fraction, ...], tuple[tuple[Fraction, Fraction], ...]]:
+    """The curve's points as Fractions sorted (stably) by x, and their xs; cached per curve."""
+    pts = [(to_fraction(x), to_fraction(y)) for _, x, _, y in key]
+    if not pts:
+        raise ValueError("a payout curve needs at least one point")
+    pts.sort(key=lambda p: p[0])  # type: ignore[arg-type,return-value]
+    return tuple(p[0] for p in pts), tuple(pts)  # type: ignore[return-value]
 
 
 def compute_bonus(
@@ -262,38 +279,41 @@ def score_employees(
             value = to_fraction(num) / to_fraction(den)  # type: ignore[operator]
         act[(emp, metric)] = (value, detail)
     tgt: dict[tuple[str, str], tuple[Fraction | None, str | None]] = {}
-    tcols = targets.columns
+    has_source = "target_source" in targets.columns
     for row in targets.iter_rows(named=True):
         tgt[(row["employee_id"], row["metric"])] = (
-            to_fraction(row["target"]),
-            row["target_source"] if "target_source" in tcols else None,
+            to_fraction(row["target"]), row["target_source"] if has_source else None,
         )
 
     share = period.share
     share_text = exact_text(share)
-    matrix_rows: list[dict[str, Any]] = []
-    score_rows: list[dict[str, Any]] = []
+    # built column by column (much cheaper than one dict per row)
+    matrix: dict[str, list[Any]] = {name: [] for name in MATRIX_SCHEMA}
+    scores: dict[str, list[Any]] = {name: [] for name in SCORES_SCHEMA}
+    none_pair = (None, None)
     for emp in roster.sort("employee_id").iter_rows(named=True):
         eid, dept, role = emp["employee_id"], emp["department"], emp["role"]
         wrow = plan.weight_row(dept, role)
-        a_map = {m: act.get((eid, m), (None, None))[0] for m in wrow}
-        t_map = {m: tgt.get((eid, m), (None, None))[0] for m in wrow}
-        rows, composite, multiplier, incomplete, reason = score_one(plan, wrow, a_map, t_map)
+        a_pairs = {m: act.get((eid, m), none_pair) for m in wrow}
+        t_pairs = {m: tgt.get((eid, m), none_pair) for m in wrow}
+        rows, composite, multiplier, incomplete, reason = score_one(
+            plan, wrow, {m: v[0] for m, v in a_pairs.items()}, {m: v[0] for m, v in t_pairs.items()})
         for r in rows:
             m = r["metric"]
-            matrix_rows.append({
-                "period": period.label, "employee_id": eid, "department": dept, "role": role, "metric": m,
-                "direction": r["direction"],
-                "actual": _display(r["actual"]), "target": _display(r["target"]),
-                "achievement": _display(r["achievement"]), "cap": _display(r["cap"]),
-                "weight": _display(r["weight"]), "effective_weight": _display(r["effective_weight"]),
-                "weighted_score": _display(r["weighted_score"]),
-                "included": r["included"], "reason": r["reason"],
-                "actual_exact": exact_text(r["actual"]), "achievement_exact": exact_text(r["achievement"]),
-                "effective_weight_exact": exact_text(r["effective_weight"]),
-                "weighted_score_exact": exact_text(r["weighted_score"]),
-                "detail": act.get((eid, m), (None, None))[1], "target_source": tgt.get((eid, m), (None, None))[1],
-            })
+            for name, value in (
+                ("period", period.label), ("employee_id", eid), ("department", dept), ("role", role), ("metric", m),
+                ("direction", r["direction"]),
+                ("actual", _display(r["actual"])), ("target", _display(r["target"])),
+                ("achievement", _display(r["achievement"])), ("cap", _display(r["cap"])),
+                ("weight", _display(r["weight"])), ("effective_weight", _display(r["effective_weight"])),
+                ("weighted_score", _display(r["weighted_score"])),
+                ("included", r["included"]), ("reason", r["reason"]),
+                ("actual_exact", exact_text(r["actual"])), ("achievement_exact", exact_text(r["achievement"])),
+                ("effective_weight_exact", exact_text(r["effective_weight"])),
+                ("weighted_score_exact", exact_text(r["weighted_score"])),
+                ("detail", a_pairs[m][1]), ("target_source", t_pairs[m][1]),
+            ):
+                matrix[name].append(value)
         days = int(emp["days_in_period"]) if emp.get("days_in_period") is not None else period.days
         fte_days = emp["fte_days"]
         bonus_target = emp["bonus_target"]
@@ -302,19 +322,14 @@ def score_employees(
             if bonus_target is not None and fte_days is not None
             else None
         )
-        score_rows.append({
-            "period": period.label, "employee_id": eid, "department": dept, "role": role,
-            "composite": _display(composite), "payout_multiplier": _display(multiplier),
-            "incomplete": incomplete, "incomplete_reason": reason,
-            "composite_exact": exact_text(composite), "multiplier_exact": exact_text(multiplier),
-            "bonus_target": bonus_target, "fte_days": fte_days, "days_in_period": days,
-            "period_share": share_text, "bonus_amount": bonus,
-            "currency": emp.get("currency"), "full_name": emp.get("full_name"),
-        })
-    matrix = pl.DataFrame(matrix_rows, schema=MATRIX_SCHEMA) if matrix_rows else pl.DataFrame(
-        schema=MATRIX_SCHEMA
-    )
-    scores = pl.DataFrame(score_rows, schema=SCORES_SCHEMA) if score_rows else pl.DataFrame(
-        schema=SCORES_SCHEMA
-    )
-    return matrix, scores
+        for name, value in (
+            ("period", period.label), ("employee_id", eid), ("department", dept), ("role", role),
+            ("composite", _display(composite)), ("payout_multiplier", _display(multiplier)),
+            ("incomplete", incomplete), ("incomplete_reason", reason),
+            ("composite_exact", exact_text(composite)), ("multiplier_exact", exact_text(multiplier)),
+            ("bonus_target", bonus_target), ("fte_days", fte_days), ("days_in_period", days),
+            ("period_share", share_text), ("bonus_amount", bonus),
+            ("currency", emp.get("currency")), ("full_name", emp.get("full_name")),
+        ):
+            scores[name].append(value)
+    return pl.DataFrame(matrix, schema=MATRIX_SCHEMA), pl.DataFrame(scores, schema=SCORES_SCHEMA)

@@ -17,6 +17,7 @@ from transforms.periods import (
     parse_period,
     period_of,
     periods_spanning,
+    select_period,
 )
 
 UTC = dt.timezone.utc
@@ -134,3 +135,16 @@ def test_in_period_agrees_with_assign_period(naive: dt.datetime, tz: str, kind: 
     assert df.select(in_period(df, "t", tz, expected.next)).item() is False
     assert df.select(in_period(df, "t", tz, expected.previous)).item() is False
     assert expected.start_utc(tz) <= instant < expected.end_utc(tz)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.datetimes(min_value=dt.datetime(2025, 1, 1), max_value=dt.datetime(2027, 12, 31)), max_size=40),
+    st.sampled_from(ZONES),
+    st.sampled_from(["2026-Q1", "2026-03", "2026-Q4", "2026-10"]),
+)
+def test_select_period_keeps_the_rows_in_period_keeps(naives: list[dt.datetime], tz: str, label: str) -> None:
+    df = _frame(*(n.replace(tzinfo=UTC) for n in naives), None).with_row_index("i")
+    period = parse_period(label)
+    assert select_period(df, "t", tz, period).equals(df.filter(in_period(df, "t", tz, period)))
+    assert select_period(df.lazy(), "t", tz, period).equals(df.filter(in_period(df, "t", tz, period)))
