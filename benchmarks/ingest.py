@@ -40,26 +40,27 @@ def _limit(csv: Path, workdir: Path) -> float:
 
 def _work(csv: Path, workdir: Path) -> dict[str, float]:
     """The ingest's own work, step by step, in this process (no Prefect)."""
-    from orbit.landing import LandedFile, sha256_of
     from orbit.settings import DEFAULT_PLAN
+    from orbit.landing import sha256_of
+    from schemas.contracts import DATASETS
     from schemas.plan import PlanSet
-    from flows.ingest import _stage
+    from schemas.suites import build_suite
     from warehouse.db import open_warehouse
-    from warehouse.load import apply_file
+    from warehouse.load import LedgerEntry, load_file
 
     plans = PlanSet.load(DEFAULT_PLAN)
-    landed = LandedFile(csv, "activities", dt.datetime.now(dt.timezone.utc))
+    now = dt.datetime.now(dt.timezone.utc)
+    suite = build_suite(DATASETS["activities"], departments=plans.departments, currency=plans.base.currency, now=now)
     times = {}
     t = time.perf_counter()
     sha = sha256_of(csv)
     times["hash"] = time.perf_counter() - t
     t = time.perf_counter()
-    staged = _stage(landed, sha, plans, dt.datetime.now(dt.timezone.utc))
-    times["read+cast+validate+dedupe"] = time.perf_counter() - t
-    t = time.perf_counter()
     with open_warehouse(workdir / "work.duckdb") as con:
-        apply_file(con, staged.entry, staged.rows, staged.quarantine)
-    times["load"] = time.perf_counter() - t
+        entry = LedgerEntry(f"activities/{csv.name}", "activities", sha, 0, 0, 0, 0, "loaded", None, now)
+        entry = load_file(con, entry, csv, suite, plans.base.timezone)
+    times["read+cast+validate+dedupe+load"] = time.perf_counter() - t
+    assert entry.rows_read == entry.rows_loaded + entry.rows_quarantined + entry.rows_duplicate, entry
     times["total"] = sum(times.values())
     return times
 

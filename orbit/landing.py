@@ -1,22 +1,31 @@
 """The landing zone: finding delivered files, hashing them, reading them as text.
 
-Every reader returns an all-Utf8 polars frame with ``_line`` (the line of the row in a
-CSV or JSON Lines file, the 1-based record number in a Parquet file), so one set of
-casting rules (derived from the contract) applies to every format. A file that cannot
-be read at all raises :class:`RejectedFile` with a message naming the file, the line
-and the problem.
+:func:`load_text` loads a delivered file into a DuckDB temporary table whose columns are
+the file's own columns, all VARCHAR, plus ``_line``: the physical line of the row in a
+CSV or JSON Lines file (blank lines and line breaks inside quoted values counted), the
+1-based record number in a Parquet file. One set of casting rules (derived from the
+contract) then applies to every format. A file that cannot be read at all raises
+:class:`RejectedFile` with a message naming the file, the line and the problem.
+
+CSV is read strictly by DuckDB (RFC 4180 quoting, every row with the header's number of
+fields), so a half-written file — a last line with fewer fields — is rejected, never
+padded with nulls. JSON numbers are kept as their exact text, never passed through a float.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import datetime as dt
-import hashlib
-import io
 import json
+import os
+import re
 import shutil
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from schemas.contracts import DATASETS
@@ -24,6 +33,7 @@ from schemas.contracts import DATASETS
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 #: Files still being written or markers; never ingested.
 IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".done", ".reason")
+_BOM = codecs.BOM_UTF8
 
 
 class RejectedFile(Exception):
@@ -64,6 +74,8 @@ def list_landed(landing: Path) -> list[LandedFile]:
 
 
 def sha256_of(path: Path) -> str:
+    import hashlib
+
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -71,85 +83,239 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def _decode(path: Path, data: bytes) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+def _scan(path: Path) -> int:
+    """One streaming pass over a text file: reject it if it is blank or not UTF-8 (a BOM is fine);
+    return its number of physical lines."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    newlines, blank, last, first = 0, True, b"", True
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 24), b""):
+            if first and chunk.startswith(_BOM):
+                chunk = chunk[len(_BOM):]
+            first = False
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as e:
+                line = newlines + e.object[: e.start].count(b"\n") + 1
+                raise RejectedFile(path, f"not valid UTF-8 (byte 0x{e.object[e.start]:02x}); "
+                                         "re-export the file as UTF-8", line) from None
+            if blank and chunk.strip():
+                blank = False
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:] or last
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise RejectedFile(
-            path, f"not valid UTF-8 (byte 0x{data[e.start]:02x}); re-export the file as UTF-8", line
-        ) from None
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise RejectedFile(path, "not valid UTF-8 (the file ends inside a character); re-export the file as UTF-8",
+                           newlines + 1) from None
+    if blank:
+        raise RejectedFile(path, "the file is empty")
+    return newlines + (last != b"\n")
 
 
-def _to_text(frame: pl.DataFrame) -> pl.DataFrame:
-    """Typed columns (Parquet, JSON) to the text a CSV would carry."""
-    exprs = []
-    for name, dtype in frame.schema.items():
-        col = pl.col(name)
-        if isinstance(dtype, pl.Datetime):
-            fmt = "%Y-%m-%dT%H:%M:%S%.f%:z" if dtype.time_zone else "%Y-%m-%dT%H:%M:%S%.f"
-            exprs.append(col.dt.strftime(fmt).alias(name))
-        elif dtype == pl.Date:
-            exprs.append(col.dt.strftime("%Y-%m-%d").alias(name))
-        elif isinstance(dtype, (pl.List, pl.Struct, pl.Array)):
-            exprs.append(pl.struct(col).struct.json_encode().str.extract(r"^\{[^:]*:(.*)\}$").alias(name))
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _check_header(path: Path, columns: list[str]) -> None:
+    if not any(c.strip() for c in columns):
+        raise RejectedFile(path, "no header row", 1)
+    if "_line" in columns:
+        raise RejectedFile(path, "a column is named '_line', a name Orbit reserves; rename it", 1)
+    seen: dict[str, int] = {}
+    for i, c in enumerate(columns, start=1):
+        if not c.strip():
+            raise RejectedFile(path, f"column {i} of the header has no name; name it or remove it", 1)
+        if c.lower() in seen:
+            raise RejectedFile(path, f"duplicate column name {c!r} (columns {seen[c.lower()]} and {i}); "
+                                     "each column must appear once", 1)
+        seen[c.lower()] = i
+
+
+def _csv_error(path: Path, error: duckdb.Error, lines: int) -> RejectedFile:
+    """DuckDB's CSV error as a message naming the line and the problem in plain words."""
+    text = str(error)
+    m = re.search(r"CSV Error on Line: (\d+)", text)
+    line = int(m.group(1)) if m else 0
+    fields = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if fields:
+        expected, found = int(fields.group(1)), int(fields.group(2))
+        problem = f"the line has {found} field(s), the header has {expected}"
+        if found < expected and line >= lines:
+            problem += ": the file looks truncated (cut off while being written?); deliver the complete file"
         else:
-            exprs.append(col.cast(pl.Utf8).alias(name))
-    return frame.select(exprs)
+            problem += "; check the delimiter (',') and the quoting of values that contain commas"
+    elif "unterminated quote" in text:
+        problem = "a quoted value is never closed (unterminated quote); check the quoting, or deliver the complete file"
+    else:
+        detail = [s.strip() for s in text.splitlines() if s.strip() and not s.startswith(("Original Line", "CSV Error"))]
+        problem = detail[0] if detail else text
+        problem = re.sub(r"^[\w ]+ Error: ", "", problem)
+    return RejectedFile(path, f"unreadable CSV: {problem}", line)
 
 
-def read_text(path: Path) -> pl.DataFrame:
-    """Read a delivered file as text rows with ``_line``; raise :class:`RejectedFile` if unreadable."""
+def _csv_lines(path: Path, rows: int) -> list[int]:
+    """Start line of each record, for files with blank lines or line breaks inside quoted values."""
+    starts, previous = [], 0
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, strict=True)
+        for record in reader:
+            if record:
+                starts.append(previous + 1)
+            previous = reader.line_num
+    if len(starts) - 1 != rows:
+        raise RejectedFile(path, f"unreadable CSV: {len(starts) - 1} records found, but {rows} rows read; "
+                                 "check the quoting")
+    return starts[1:]
+
+
+def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> list[str]:
+    lines = _scan(path)
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        try:
+            header = next(csv.reader(fh), [])
+        except csv.Error as e:
+            raise RejectedFile(path, f"unreadable CSV header: {e}", 1) from None
+    _check_header(path, header)
+    spec = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
+    renamed = ", ".join(f"c{i} AS {_ident(c)}" for i, c in enumerate(header))
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {table}_rows AS SELECT {renamed} FROM read_csv({_literal(str(path))},
+                columns={{{spec}}}, header=true, auto_detect=false, strict_mode=true, null_padding=false,
+                delim=',', quote='"', escape='"', encoding='utf-8')"""
+        )
+    except duckdb.Error as e:
+        raise _csv_error(path, e, lines) from None
+    rows, first, last = con.execute(f"SELECT count(*), min(rowid), max(rowid) FROM {table}_rows").fetchall()[0]
+    if rows and last - first + 1 == rows:  # rows in file order, numbered without gaps (the usual case)
+        number = f"rowid - {first}"
+    else:
+        number = "row_number() OVER (ORDER BY rowid) - 1"
+    if lines - 1 == rows:  # one physical line per record: record n (from 0) is on line n + 2
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT {number} + 2 AS _line, * FROM {table}_rows")
+    else:  # blank lines, or line breaks inside quoted values
+        con.register(f"{table}_numbers", pl.DataFrame({"n": range(rows), "_line": _csv_lines(path, rows)},
+                                                      schema={"n": pl.Int64, "_line": pl.Int64}))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_lines AS SELECT * FROM {table}_numbers")
+        con.unregister(f"{table}_numbers")
+        con.execute(f"""CREATE OR REPLACE TEMP VIEW {table} AS
+                        SELECT l._line, r.* EXCLUDE (n) FROM (SELECT {number} AS n, * FROM {table}_rows) r
+                        JOIN {table}_lines l USING (n)""")
+    return header
+
+
+def _json_text(value) -> str | None:
+    """A JSON value as the text a CSV would carry: numbers exactly as written, nested values as JSON."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_json_nested(v)}" for k, v in value.items()) + "}"
+    return "[" + ",".join(_json_nested(v) for v in value) + "]"
+
+
+def _json_nested(value) -> str:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) or value is None else _json_text(value)
+
+
+def _load_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> list[str]:
+    _scan(path)
+    columns: dict[str, list[str | None]] = {}
+    numbers: list[int] = []
+    with path.open("rb") as fh:  # split on \n only: U+2028 and \r are valid inside a JSON line
+        for number, raw in enumerate(fh, start=1):
+            line = raw.decode("utf-8")
+            if number == 1:
+                line = line.removeprefix("\ufeff")
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line, parse_float=Decimal, parse_constant=str)
+                if not isinstance(record, dict):
+                    raise ValueError("each line must be a JSON object")
+            except ValueError as e:
+                raise RejectedFile(path, f"malformed JSON line: {e}", number) from None
+            for name in record:
+                if name not in columns:
+                    columns[name] = [None] * len(numbers)
+            for name, values in columns.items():
+                values.append(_json_text(record.get(name)))
+            numbers.append(number)
+    _check_header(path, list(columns))
+    frame = pl.DataFrame({"_line": numbers, **columns},
+                         schema={"_line": pl.Int64, **{c: pl.Utf8 for c in columns}})
+    con.register(f"{table}_frame", frame)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_rows AS SELECT * FROM {table}_frame")
+    con.unregister(f"{table}_frame")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {table}_rows")
+    return list(columns)
+
+
+def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> list[str]:
+    source = f"read_parquet({_literal(str(path))}, file_row_number=true)"
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+    except duckdb.Error as e:
+        raise RejectedFile(path, f"unreadable Parquet: {str(e).splitlines()[0]}") from None
+    schema = [(name, kind) for name, kind, *_ in described if name != "file_row_number"]
+    _check_header(path, [n for n, _ in schema])
+
+    def text(name: str, kind: str) -> str:
+        nested = kind.endswith("]") or kind.startswith(("STRUCT", "MAP", "UNION"))
+        return f"CAST({'to_json(' + _ident(name) + ')' if nested else _ident(name)} AS VARCHAR) AS {_ident(name)}"
+
+    try:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {table}_rows AS
+                        SELECT file_row_number + 1 AS _line, {', '.join(text(n, k) for n, k in schema)} FROM {source}""")
+    except duckdb.Error as e:
+        raise RejectedFile(path, f"unreadable Parquet: {str(e).splitlines()[0]}") from None
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {table}_rows")
+    return [n for n, _ in schema]
+
+
+def load_text(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> list[str]:
+    """Load a delivered file into the temporary view ``table``: its columns as VARCHAR and ``_line``.
+    Return the file's column names; raise :class:`RejectedFile` if it cannot be read.
+    :func:`drop_text` removes what it created."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise RejectedFile(path, f"unknown file type {path.suffix!r}; deliver .csv, .parquet or .jsonl")
-    data = path.read_bytes()
-    if not data.strip():
+    if os.path.getsize(path) == 0:
         raise RejectedFile(path, "the file is empty")
-    if fmt == "csv":
-        text = _decode(path, data)
-        try:
-            frame = pl.read_csv(io.BytesIO(text.encode("utf-8")), infer_schema=False)
-        except pl.exceptions.PolarsError as e:
-            raise RejectedFile(path, f"unreadable CSV: {str(e).splitlines()[0]}") from None
-        first = 2
-    elif fmt == "jsonl":
-        text = _decode(path, data)
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    if not isinstance(json.loads(line), dict):
-                        raise ValueError("each line must be a JSON object")
-                except ValueError as e:
-                    raise RejectedFile(path, f"malformed JSON line: {e}", number) from None
-        try:
-            frame = _to_text(pl.read_ndjson(io.StringIO(text), infer_schema_length=None))
-        except (pl.exceptions.PolarsError, TypeError, ValueError) as e:
-            raise RejectedFile(
-                path, f"JSON values cannot be read as one table (nested or mixed types?): {str(e).splitlines()[0]}"
-            ) from None
-        first = 1
-    else:
-        try:
-            frame = _to_text(pl.read_parquet(io.BytesIO(data)))
-        except (pl.exceptions.PolarsError, OSError) as e:
-            raise RejectedFile(path, f"unreadable Parquet: {str(e).splitlines()[0]}") from None
-        first = 1
-    if frame.width == 0 or not any(c.strip() for c in frame.columns):
-        raise RejectedFile(path, "no header row", 1)
-    return frame.with_row_index("_line", offset=first).with_columns(pl.col("_line").cast(pl.Int64))
+    return {"csv": _load_csv, "jsonl": _load_jsonl, "parquet": _load_parquet}[fmt](con, path, table)
 
 
-def move_rejected(path: Path, quarantine: Path, reason: str) -> Path:
-    """Move a rejected file to ``quarantine/files/`` with a ``.reason`` file beside it."""
-    target_dir = quarantine / "files" / path.parent.name
-    target_dir.mkdir(parents=True, exist_ok=True)
-    target = target_dir / path.name
-    if target.exists():
+def drop_text(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    con.execute(f"DROP VIEW IF EXISTS {table}")
+    for name in (f"{table}_rows", f"{table}_lines"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def rejected_target(quarantine: Path, path: Path) -> Path:
+    """Where a rejected file goes: ``quarantine/files/<folder>/<name>``, stamped if that name is taken."""
+    target = quarantine / "files" / path.parent.name / path.name
+    if target.exists() or target.with_name(target.name + ".reason").exists():
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-        target = target_dir / f"{path.stem}.{stamp}{path.suffix}"
-    shutil.move(str(path), target)
+        target = target.with_name(f"{path.stem}.{stamp}{path.suffix}")
+    return target
+
+
+def move_rejected(path: Path, target: Path, reason: str) -> Path:
+    """Move a rejected file to ``target`` with a ``.reason`` file beside it (the reason is written first).
+
+    Idempotent: run again after a crash, it finishes the move."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     target.with_name(target.name + ".reason").write_text(reason + "\n", encoding="utf-8")
+    if path.exists():
+        shutil.move(path, target)
     return target

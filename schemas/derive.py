@@ -36,6 +36,10 @@ def polars_dtype(col: Column) -> pl.DataType:
     return _POLARS[col.type]
 
 
+def duckdb_type(col: Column) -> str:
+    return _DUCKDB[col.type]
+
+
 def polars_schema(ds: Dataset | str, *, lineage: bool = False) -> pl.Schema:
     ds = DATASETS[ds] if isinstance(ds, str) else ds
     schema = {c.name: polars_dtype(c) for c in ds.columns}
@@ -58,7 +62,7 @@ def ddl(ds: Dataset | str, table: str | None = None, *, history: bool = False) -
     """CREATE TABLE for a dataset's current table (or its history table)."""
     ds = DATASETS[ds] if isinstance(ds, str) else ds
     name = table or (f"{ds.name}_history" if history else ds.name)
-    cols = [f"    {c.name} {_DUCKDB[c.type]}{'' if c.nullable else ' NOT NULL'}" for c in ds.columns]
+    cols = [f"    {c.name} {duckdb_type(c)}{'' if c.nullable else ' NOT NULL'}" for c in ds.columns]
     cols += [f"    {k} {v[0]}" for k, v in LINEAGE.items()]
     cols.append("    _loaded_at TIMESTAMPTZ NOT NULL")
     if history:

@@ -2,9 +2,11 @@
 
 The suite is the single source of the row rules (nulls, value sets, ranges, patterns,
 future timestamps, conditional requirements). Each expectation carries its reason
-code in ``meta``; :func:`validate_rows` runs the suite on the pandas path (GE's SQL
-path on DuckDB returns empty metrics, see README) with ``result_format=COMPLETE``
-and ``_line`` as the index column, and turns failures into (_line, reason, column).
+code in ``meta``. The ingest runs the suite as SQL predicates compiled from it
+(:func:`failures_sql`, inside the warehouse); :func:`validate_rows` also runs it through GE
+itself (pandas path: GE's SQL path on DuckDB returns empty metrics, see README) with
+``result_format=COMPLETE`` and ``_line`` as the index column, and a test checks that both
+reject exactly the same rows.
 
 Only line numbers leave GE: failing raw values (possibly compensation data) are
 dropped here and nothing is persisted (ephemeral context, no Data Docs).
@@ -35,10 +37,12 @@ def _gx():
 @lru_cache(maxsize=1)
 def _context():
     gx = _gx()
-    ctx = gx.get_context(mode="ephemeral")
-    for name in list(logging.root.manager.loggerDict):
+    import great_expectations.data_context.types.base  # noqa: F401 - logs "Created temporary directory" at INFO
+
+    for name in ["great_expectations", *logging.root.manager.loggerDict]:  # before the context logs anything
         if name.startswith("great_expectations"):
             logging.getLogger(name).setLevel(logging.WARNING)
+    ctx = gx.get_context(mode="ephemeral")
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
@@ -96,14 +100,24 @@ def _to_pandas(frame: pl.DataFrame):
 FAILURE_SCHEMA = pl.Schema({"_line": pl.Int64, "reason": pl.Utf8, "column": pl.Utf8})
 
 
-def _literal(value, dtype: pl.DataType):
-    """A suite bound (number or ISO datetime text) as a polars literal comparable with ``dtype``."""
-    if isinstance(dtype, pl.Datetime) and isinstance(value, str):
-        return pl.lit(dt.datetime.fromisoformat(value)).dt.convert_time_zone("UTC")
-    return pl.lit(value)
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
-def _condition(row_condition) -> pl.Expr:
+def _bound(value) -> str:
+    """A between bound as SQL: a number as an exact numeric literal, ISO datetime text as TIMESTAMPTZ."""
+    if isinstance(value, str):  # the suites' only text bounds are instants (GE may hand them back parsed)
+        value = dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        return f"CAST({_text(value.isoformat())} AS TIMESTAMPTZ)"
+    return repr(value)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _condition(row_condition) -> str:
     """The only row_condition form the suites use: ``column in ['a', 'b']`` (GE may wrap it in a dict)."""
     import ast
     import re
@@ -113,66 +127,74 @@ def _condition(row_condition) -> pl.Expr:
     m = re.fullmatch(r"\s*(\w+) in (\[.*\])\s*", row_condition)
     if not m:
         raise ValueError(f"unsupported row_condition {row_condition!r}")
-    return pl.col(m.group(1)).is_in(ast.literal_eval(m.group(2)))
+    values = ", ".join(_text(str(v)) for v in ast.literal_eval(m.group(2)))
+    return f"{_ident(m.group(1))} IN ({values})"
 
 
-def compile_expectation(exp, schema: pl.Schema) -> pl.Expr:
-    """An expectation of the suite as a polars predicate that is true on the rows it rejects.
+def compile_expectation(exp) -> str:
+    """An expectation of the suite as a SQL predicate that is true on the rows it rejects.
 
     GE's semantics: map expectations ignore nulls (only ``not_be_null`` rejects them), and a
     ``row_condition`` restricts the rows the expectation applies to.
     """
     kw = exp.configuration.kwargs if hasattr(exp, "configuration") else exp.kwargs
-    col = pl.col(kw["column"])
+    col = _ident(kw["column"])
     kind = exp.expectation_type
     if kind == "expect_column_values_to_not_be_null":
-        bad = col.is_null()
+        bad = f"{col} IS NULL"
     elif kind == "expect_column_values_to_be_in_set":
-        bad = col.is_not_null() & ~col.is_in(list(kw["value_set"]))
+        values = ", ".join(_text(str(v)) for v in kw["value_set"])
+        bad = f"{col} IS NOT NULL AND {col} NOT IN ({values})" if values else f"{col} IS NOT NULL"
     elif kind == "expect_column_values_to_match_regex":
-        bad = col.is_not_null() & ~col.str.contains(kw["regex"])
+        bad = f"{col} IS NOT NULL AND NOT regexp_matches({col}, {_text(kw['regex'])})"
     elif kind == "expect_column_values_to_be_between":
-        dtype = schema[kw["column"]]
-        value = col.cast(pl.Float64) if isinstance(dtype, pl.Decimal) else col
-        bad = pl.lit(False)
+        parts = []
         if kw.get("min_value") is not None:
-            lo = _literal(kw["min_value"], dtype)
-            bad = bad | ((value <= lo) if kw.get("strict_min") else (value < lo))
+            parts.append(f"{col} {'<=' if kw.get('strict_min') else '<'} {_bound(kw['min_value'])}")
         if kw.get("max_value") is not None:
-            hi = _literal(kw["max_value"], dtype)
-            bad = bad | ((value >= hi) if kw.get("strict_max") else (value > hi))
-        bad = col.is_not_null() & bad
+            parts.append(f"{col} {'>=' if kw.get('strict_max') else '>'} {_bound(kw['max_value'])}")
+        bad = f"{col} IS NOT NULL AND ({' OR '.join(parts) or 'false'})"
     else:
-        raise ValueError(f"no polars form for {kind}; run the suite with engine='great_expectations'")
+        raise ValueError(f"no SQL form for {kind}; run the suite with engine='great_expectations'")
     if kw.get("row_condition"):
-        bad = _condition(kw["row_condition"]) & bad
-    return bad.fill_null(False)
+        bad = f"{_condition(kw['row_condition'])} AND {bad}"
+    return f"coalesce({bad}, false)"
 
 
-def validate_rows(frame: pl.DataFrame, suite, engine: str = "polars") -> pl.DataFrame:
+def failures_sql(suite, table: str) -> str:
+    """SQL giving one row per failure of ``suite`` on ``table`` (typed, with ``_line``): _line, reason, column.
+
+    One pass over the table finds the rows that fail anything; each expectation is then
+    evaluated on those rows only."""
+    checks = [(compile_expectation(e), (e.meta or {}).get("reason", "invalid_value"), e.column)
+              for e in suite.expectations]
+    parts = " UNION ALL ".join(
+        f'SELECT _line, {_text(reason)} AS reason, {_text(column)} AS "column" FROM failing WHERE {bad}'
+        for bad, reason, column in checks
+    )
+    return f"WITH failing AS (SELECT * FROM {table} WHERE {' OR '.join(bad for bad, _, _ in checks)}) {parts}"
+
+
+def validate_rows(frame: pl.DataFrame, suite, engine: str = "duckdb") -> pl.DataFrame:
     """Run ``suite`` on a typed frame (with ``_line``); return one row per failure: _line, reason, column.
 
-    ``engine="polars"`` evaluates the suite's expectations as compiled polars predicates (the
-    default: ~20x faster on millions of rows); ``engine="great_expectations"`` runs the same suite
-    through GE itself. Both give the same failures (tests/schemas/test_suites.py checks it).
+    ``engine="duckdb"`` evaluates the suite's expectations as compiled SQL predicates (what the
+    ingest runs, inside the warehouse, on millions of rows); ``engine="great_expectations"`` runs the
+    same suite through GE itself. Both give the same failures (tests/schemas/test_suites.py checks it).
     """
     if frame.height == 0:
         return FAILURE_SCHEMA.to_frame()
-    if engine == "polars":
-        return _validate_polars(frame, suite)
+    if engine == "duckdb":
+        import duckdb
+
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("_typed", frame)
+        failures = pl.from_arrow(con.sql(failures_sql(suite, "_typed")).to_arrow_table())
+        con.close()
+        return pl.concat([FAILURE_SCHEMA.to_frame(), failures.cast(dict(FAILURE_SCHEMA))]).unique().sort(
+            "_line", "column", "reason")
     return _validate_ge(frame, suite)
-
-
-def _validate_polars(frame: pl.DataFrame, suite) -> pl.DataFrame:
-    parts = []
-    for exp in suite.expectations:
-        bad = compile_expectation(exp, frame.schema)
-        parts.append(
-            frame.lazy().filter(bad).select(
-                "_line", pl.lit((exp.meta or {}).get("reason", "invalid_value")).alias("reason"),
-                pl.lit(exp.column).alias("column"))
-        )
-    return pl.concat(pl.collect_all(parts)).unique().sort("_line", "column", "reason").cast(dict(FAILURE_SCHEMA))
 
 
 def _validate_ge(frame: pl.DataFrame, suite) -> pl.DataFrame:

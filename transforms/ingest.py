@@ -1,25 +1,41 @@
-"""Pure ingest transforms: raw text rows in, typed rows and quarantined rows out.
+"""Pure ingest transforms, as DuckDB SQL over the text rows of one delivered file.
 
-A delivered file is first read as text (every column Utf8, plus ``_line``, the
-1-based line or record number in the file). These functions then check its
-columns against the contract, cast each value to the contract's type (a value
-that does not parse is a row-level problem, never a silent null), and split
-rows that repeat a key within the file.
+A delivered file is first loaded as text (every column VARCHAR, plus ``_line``, its line
+or record number in the file; :func:`orbit.landing.load_text`). These functions build the
+SQL that checks its columns against the contract, casts each value to the contract's type
+(a value that does not parse is a row-level problem, never a silent null), resolves rows
+that repeat a key within the file and shapes quarantined rows. They only build SQL; the
+warehouse runs it (:mod:`warehouse.load`), so every step runs inside DuckDB, in parallel,
+without copying the file's rows into Python.
 """
 
 from __future__ import annotations
 
-import polars as pl
-
 from schemas.contracts import Column, Dataset
-from schemas.derive import polars_dtype
+from schemas.derive import duckdb_type
 
 #: Text forms accepted for each non-text type; anything else is quarantined as ``bad_type``.
-_NUMBER = r"^[+-]?\d+(\.\d+)?$"
-_MONEY = r"^[+-]?\d+(\.\d{1,2})?$"
-_INT = r"^[+-]?\d+$"
-_DECIMAL_PLACES = 9
-QUARANTINE_SCHEMA = pl.Schema({"_line": pl.Int64, "reason": pl.Utf8, "column": pl.Utf8})
+_NUMBER = r"[+-]?\d+(\.\d{1,9})?"  # more places than DECIMAL(38,9) keeps would be silently rounded
+_MONEY = r"[+-]?\d+(\.\d{1,2})?"
+_INT = r"[+-]?\d+"
+_DATE = r"\d{4}-\d{2}-\d{2}"
+_TIME = r"[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
+_OFFSET = r"([zZ]|[+-]\d{2}(:?\d{2})?)"
+_TIMESTAMP = rf"{_DATE}({_TIME}{_OFFSET}?)?"
+_WHITESPACE = "' \t\r\n\f\v'"
+#: Which reason names a row when it has several problems (the first listed wins).
+_REASON_PRIORITY = ("null_key", "bad_type", "duplicate_key_conflict")
+#: Prefix of the trimmed text of a contract column inside :func:`typed_sql`.
+_TEXT = "_text_"
+
+
+def ident(name: str) -> str:
+    """A column name as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def check_columns(columns: list[str], ds: Dataset) -> tuple[list[str], list[str]]:
@@ -31,127 +47,95 @@ def check_columns(columns: list[str], ds: Dataset) -> tuple[list[str], list[str]
     return missing, extra
 
 
-def _blank_to_null(name: str) -> pl.Expr:
-    s = pl.col(name).str.strip_chars()
-    return pl.when(s == "").then(None).otherwise(s).alias(name)
+def _strip(text: str) -> str:
+    """Text without surrounding whitespace (trimming only the values that need it: trim is slow)."""
+    return (f"CASE WHEN ascii({text}) <= 32 OR ascii(right({text}, 1)) <= 32 "
+            f"THEN trim({text}, {_WHITESPACE}) ELSE {text} END")
 
 
-def parse_timestamp(text: pl.Expr, tz: str) -> pl.Expr:
-    """ISO 8601 text to a UTC instant; text without an offset is read in ``tz``. Unparsable -> null."""
-    n = text.str.replace(" ", "T").str.replace(r"[zZ]$", "+00:00")
-    aware = n.str.contains(r"[+-]\d{2}:?\d{2}$")
-    with_offset = pl.coalesce(
-        n.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us"),
-        n.str.to_datetime("%Y-%m-%dT%H:%M%z", strict=False, time_unit="us"),
-    ).dt.convert_time_zone("UTC")
-    naive = (
-        pl.coalesce(
-            n.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"),
-            n.str.to_datetime("%Y-%m-%dT%H:%M", strict=False, time_unit="us"),
-            n.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")),
-        )
-        .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
-        .dt.convert_time_zone("UTC")
-    )
-    return pl.when(aware).then(with_offset).otherwise(naive)
+def timestamp_sql(text: str, tz: str) -> str:
+    """ISO 8601 text to a UTC instant (TIMESTAMPTZ); text without an offset is read in ``tz``.
+
+    NULL when it does not parse, and for a local time that does not exist in ``tz`` (a DST gap).
+    """
+    aware = f"regexp_matches({text}, '{_OFFSET}$') AND length({text}) > 10"
+    local = f"TRY_CAST({text} AS TIMESTAMP)"
+    naive = f"timezone({literal(tz)}, {local})"
+    if tz != "UTC":
+        naive = f"CASE WHEN timezone({literal(tz)}, {naive}) = {local} THEN {naive} END"
+    return (f"CASE WHEN NOT regexp_full_match({text}, '{_TIMESTAMP}') THEN NULL "
+            f"WHEN {aware} THEN TRY_CAST({text} AS TIMESTAMPTZ) ELSE {naive} END")
 
 
-def _cast(col: Column, tz: str) -> pl.Expr:
-    text = pl.col(col.name)
+def cast_sql(col: Column, text: str, tz: str) -> str:
+    """SQL casting the trimmed text ``text`` of a column to its contract type (NULL when it does not parse)."""
     if col.type == "string":
         return text
     if col.type == "timestamp":
-        return parse_timestamp(text, tz)
-    if col.type == "date":
-        return text.str.to_date("%Y-%m-%d", strict=False)
-    pattern = {"money": _MONEY, "int": _INT, "decimal": _NUMBER}[col.type]
-    ok = text.str.contains(pattern)
-    if col.type == "decimal":  # more places than the warehouse keeps would be silently rounded
-        ok = ok & ~text.str.contains(rf"\.\d{{{_DECIMAL_PLACES + 1},}}$")
-    return pl.when(ok).then(text).otherwise(None).cast(polars_dtype(col), strict=False).alias(col.name)
+        return timestamp_sql(text, tz)
+    pattern = {"money": _MONEY, "int": _INT, "decimal": _NUMBER, "date": _DATE}[col.type]
+    return f"CASE WHEN regexp_full_match({text}, '{pattern}') THEN TRY_CAST({text} AS {duckdb_type(col)}) END"
 
 
-def cast_rows(raw: pl.DataFrame, ds: Dataset, tz: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Cast a text frame to the contract's types.
+def typed_sql(ds: Dataset, columns: list[str], tz: str, source: str) -> str:
+    """SELECT casting the text rows of ``source`` (a file's ``columns`` and ``_line``) to the contract.
 
-    Returns ``(typed, problems)``: ``typed`` has every contract column (absent optional
-    columns as nulls), ``_line`` and ``extra`` (a JSON object of unknown columns, or null);
-    ``problems`` lists (_line, reason='bad_type', column) for each value that did not parse.
+    Gives ``_line``, every contract column (absent optional columns as NULL; blank text is NULL),
+    ``extra`` (JSON text of the file's unknown columns, as delivered, or NULL) and ``_bad_type``:
+    the comma-separated columns whose non-blank text did not parse ('' when none).
     """
-    _, extra = check_columns(raw.columns, ds)
-    text = raw.with_columns(
-        [_blank_to_null(c.name) if c.name in raw.columns else pl.lit(None, pl.Utf8).alias(c.name) for c in ds.columns]
-    )
-    typed = text.select(
-        "_line",
-        *[_cast(c, tz).alias(c.name) for c in ds.columns],
-        (pl.struct(extra).struct.json_encode() if extra else pl.lit(None, pl.Utf8)).alias("extra"),
-    )
-    problems = [
-        text.filter(pl.col(c.name).is_not_null() & typed[c.name].is_null()).select(
-            "_line", pl.lit("bad_type").alias("reason"), pl.lit(c.name).alias("column")
-        )
+    _, extra = check_columns(columns, ds)
+    present = set(columns)
+    texts = ", ".join(
+        (f"NULLIF({_strip(ident(c.name))}, '')" if c.name in present else "CAST(NULL AS VARCHAR)")
+        + f" AS {ident(_TEXT + c.name)}"
         for c in ds.columns
-        if c.type != "string"
-    ]
-    return typed, pl.concat([QUARANTINE_SCHEMA.to_frame(), *problems]).sort("_line", "column")
+    )
+    extra_sql = (f"CAST(json_object({', '.join(f'{literal(c)}, {ident(c)}' for c in extra)}) AS VARCHAR)"
+                 if extra else "CAST(NULL AS VARCHAR)")
+    typed = ", ".join(f"{cast_sql(c, ident(_TEXT + c.name), tz)} AS {ident(c.name)}" for c in ds.columns)
+    bad = [f"CASE WHEN {ident(_TEXT + c.name)} IS NOT NULL AND {ident(c.name)} IS NULL THEN {literal(c.name)} END"
+           for c in ds.columns if c.type != "string"]
+    bad_sql = f"concat_ws(',', {', '.join(bad)})" if bad else "''"
+    return f"""SELECT _line, {', '.join(ident(c) for c in ds.column_names)}, extra, {bad_sql} AS _bad_type
+        FROM (SELECT *, {typed} FROM (SELECT _line, {texts}, {extra_sql} AS extra FROM {source}))"""
 
 
-def split_duplicates(typed: pl.DataFrame, ds: Dataset) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """Resolve repeated keys within one file.
+def bad_type_sql(typed: str) -> str:
+    """Problems (_line, reason, column) of the values that did not parse, from a :func:`typed_sql` table."""
+    return (f"""SELECT _line, 'bad_type' AS reason, unnest(string_split(_bad_type, ',')) AS "column"
+                FROM {typed} WHERE _bad_type <> ''""")
 
-    Exact duplicate rows count once (the first by line is kept, the others are counted
-    as duplicates); rows sharing a key with different values are all quarantined as
-    ``duplicate_key_conflict``. Returns ``(unique_rows, conflicts, n_duplicates)``.
+
+def duplicates_sql(ds: Dataset, rows: str) -> str:
+    """Rows of ``rows`` (with _line, _key, _row_hash) that repeat a key within one file: (_line, reason, column).
+
+    Exact copies count once: the first by line is kept, the others are ``duplicate``; rows sharing a
+    key with different values are all ``duplicate_key_conflict`` (exact copies of them too).
     """
-    key = list(ds.key)
-    content = ds.column_names + ["extra"]
-    repeated = typed.select(pl.struct(key).is_duplicated()).to_series()
-    if not repeated.any():  # the common case: nothing to resolve, no full-row comparison needed
-        return typed, pl.DataFrame(schema=QUARANTINE_SCHEMA), 0
-    single, multi = typed.filter(~repeated), typed.filter(repeated)
-    distinct = multi.unique(subset=content, keep="first", maintain_order=True)
-    n_duplicates = multi.height - distinct.height
-    conflicted = distinct.filter(pl.len().over(key) > 1)
-    conflict_keys = conflicted.select(key).unique()
-    conflicts = (
-        multi.join(conflict_keys, on=key, how="semi", nulls_equal=True)
-        .select("_line", pl.lit("duplicate_key_conflict").alias("reason"), pl.lit(",".join(key)).alias("column"))
-        .sort("_line")
-    )
-    # Exact copies of a conflicting row are quarantined too, so they are not also counted as duplicates.
-    n_duplicates -= conflicts.height - conflicted.height
-    kept = distinct.join(conflict_keys, on=key, how="anti", nulls_equal=True)
-    unique_rows = pl.concat([single, kept]).sort("_line")
-    return unique_rows, conflicts, n_duplicates
-
-#: Which reason names a row when it has several problems (the first listed wins).
-_REASON_PRIORITY = ("null_key", "bad_type", "duplicate_key_conflict")
+    return f"""WITH repeated AS (SELECT _key FROM {rows} GROUP BY _key HAVING count(*) > 1),
+        members AS (SELECT r._line, r._key, r._row_hash FROM {rows} r SEMI JOIN repeated USING (_key)),
+        verdict AS (SELECT _key, count(DISTINCT _row_hash) > 1 AS conflict, min(_line) AS first
+                    FROM members GROUP BY _key)
+        SELECT m._line, CASE WHEN v.conflict THEN 'duplicate_key_conflict' ELSE 'duplicate' END AS reason,
+               {literal(','.join(ds.key))} AS "column"
+        FROM members m JOIN verdict v USING (_key) WHERE v.conflict OR m._line <> v.first"""
 
 
-def collect_quarantine(raw: pl.DataFrame, problems: pl.DataFrame) -> pl.DataFrame:
-    """One quarantine row per bad line: _line, reason (primary code), details, raw (JSON of the text row).
+def quarantine_sql(problems: str, source: str, columns: list[str]) -> str:
+    """One row per bad line: _line, reason (primary code), details, raw (JSON of the text row).
 
-    A value that did not parse is reported once as ``bad_type`` (not also as missing).
+    ``problems`` holds (_line, reason, column); ``source`` the text rows. A value that did not
+    parse is reported once, as ``bad_type`` (not also as missing).
     """
-    if problems.height == 0:
-        return pl.DataFrame(schema={"_line": pl.Int64, "reason": pl.Utf8, "details": pl.Utf8, "raw": pl.Utf8})
-    bad_type = problems.filter(pl.col("reason") == "bad_type").select("_line", "column")
-    problems = problems.join(bad_type, on=["_line", "column"], how="anti").vstack(
-        bad_type.with_columns(reason=pl.lit("bad_type")).select(problems.columns)
-    )
-    rank = pl.col("reason").replace_strict(
-        {r: i for i, r in enumerate(_REASON_PRIORITY)}, default=len(_REASON_PRIORITY), return_dtype=pl.Int32
-    )
-    per_line = (
-        problems.unique()
-        .sort("_line", rank, "reason", "column")
-        .group_by("_line", maintain_order=True)
-        .agg(
-            pl.col("reason").first(),
-            pl.concat_str(pl.col("column"), pl.lit(": "), pl.col("reason")).str.join("; ").alias("details"),
-        )
-    )
-    columns = [c for c in raw.columns if c != "_line"]
-    raw_json = raw.select("_line", pl.struct(columns).struct.json_encode().alias("raw"))
-    return per_line.join(raw_json, on="_line", how="left").sort("_line")
+    rank = " ".join(f"WHEN {literal(r)} THEN {i}" for i, r in enumerate(_REASON_PRIORITY))
+    raw = f"CAST(json_object({', '.join(f'{literal(c)}, s.{ident(c)}' for c in columns)}) AS VARCHAR)"
+    return f"""WITH p AS (
+            SELECT DISTINCT _line, reason, "column", CASE reason {rank} ELSE {len(_REASON_PRIORITY)} END AS rank
+            FROM {problems} a
+            WHERE reason = 'bad_type' OR NOT EXISTS (
+                SELECT 1 FROM {problems} b WHERE b.reason = 'bad_type' AND b._line = a._line AND b."column" = a."column")),
+        g AS (SELECT _line, first(reason ORDER BY rank, reason, "column") AS reason,
+                     string_agg("column" || ': ' || reason, '; ' ORDER BY rank, reason, "column") AS details
+              FROM p GROUP BY _line)
+        SELECT g._line, g.reason, g.details, {raw} AS raw FROM g JOIN {source} s ON s._line = g._line"""

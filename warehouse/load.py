@@ -1,19 +1,26 @@
 """Writing ingested files into the warehouse: one transaction per file.
 
-A file's good rows, its quarantined rows and its ledger row (``ingestion_log``) are
-committed together, so a crash leaves all of the file or none of it.
+A file is read, cast, validated and de-duplicated inside DuckDB (the SQL comes from
+:mod:`transforms.ingest` and the suite, :func:`schemas.suites.failures_sql`); its good rows,
+its quarantined rows and its ledger row (``ingestion_log``) are committed together, so a
+crash leaves all of the file or none of it. A rejected file's ledger row names where the
+file goes (``quarantined_to``) and is committed before the file is moved, so a crash in
+between is finished by the next run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import duckdb
-import polars as pl
 
+from orbit.landing import RejectedFile, drop_text, load_text
 from schemas.contracts import DATASETS, Dataset
 from schemas.derive import key_expr_sql
+from transforms.ingest import bad_type_sql, check_columns, duplicates_sql, ident, quarantine_sql, typed_sql
+from schemas.suites import failures_sql
 from warehouse.db import transaction
 
 
@@ -29,12 +36,24 @@ class LedgerEntry:
     status: str  # loaded | rejected | duplicate_file
     message: str | None
     file_mtime: dt.datetime | None
+    quarantined_to: str | None = None  # a rejected file: where it goes, relative to ORBIT_HOME
 
 
 def ingested_hashes(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
-    """sha256 -> the file names under which that content is already in the ledger."""
-    rows = con.execute("SELECT sha256, list(DISTINCT file) FROM ingestion_log GROUP BY sha256").fetchall()
+    """sha256 -> the file names under which that content is already loaded (or skipped as a copy).
+
+    Rejected content is not in it: delivered again, it is rejected (and logged) again."""
+    rows = con.execute("SELECT sha256, list(DISTINCT file) FROM ingestion_log WHERE status <> 'rejected' "
+                       "GROUP BY sha256").fetchall()
     return {sha: set(files) for sha, files in rows}
+
+
+def pending_moves(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[str, str]]:
+    """(file, sha256) -> (quarantined_to, message) of each rejected file's latest ledger row."""
+    rows = con.execute("SELECT file, sha256, last(quarantined_to ORDER BY seq), last(message ORDER BY seq) "
+                       "FROM ingestion_log WHERE status = 'rejected' AND quarantined_to IS NOT NULL "
+                       "GROUP BY file, sha256").fetchall()
+    return {(f, s): (q, m) for f, s, q, m in rows}
 
 
 def _row_hash_sql(ds: Dataset) -> str:
@@ -46,74 +65,96 @@ def _row_hash_sql(ds: Dataset) -> str:
     return f"md5_number(concat_ws(chr(31), {', '.join(text(c) for c in ds.column_names + ['extra'])}))"
 
 
-def apply_file(
-    con: duckdb.DuckDBPyConnection,
-    entry: LedgerEntry,
-    rows: pl.DataFrame | None,
-    quarantine: pl.DataFrame | None,
-) -> LedgerEntry:
-    """Upsert a file's good rows (newest delivery wins, replaced versions go to history),
-    store its quarantined rows, and write its ledger row — atomically.
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    return con.execute(sql).fetchall()[0][0]
 
-    ``rows`` has the contract columns, ``_line`` and ``extra``; ``quarantine`` has
-    _line, reason, details, raw. Returns the ledger entry with the final counts
-    (rows identical to the version already loaded count as duplicates).
+
+def log_entry(con: duckdb.DuckDBPyConnection, entry: LedgerEntry, now: dt.datetime | None = None) -> LedgerEntry:
+    """Write one ledger row (inside the caller's transaction, or on its own)."""
+    con.execute(
+        """INSERT INTO ingestion_log (file, dataset, sha256, rows_read, rows_loaded, rows_quarantined,
+               rows_duplicate, status, message, file_mtime, ingested_at, quarantined_to)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [entry.file, entry.dataset, entry.sha256, entry.rows_read, entry.rows_loaded, entry.rows_quarantined,
+         entry.rows_duplicate, entry.status, entry.message, entry.file_mtime,
+         now or dt.datetime.now(dt.timezone.utc), entry.quarantined_to],
+    )
+    return entry
+
+
+def load_file(con: duckdb.DuckDBPyConnection, entry: LedgerEntry, path: Path, suite, tz: str) -> LedgerEntry:
+    """Ingest one delivered file atomically: read it, cast it to the contract (text without an offset
+    read in ``tz``), validate it with ``suite``, quarantine bad rows with reasons, resolve keys repeated
+    within it, upsert the good rows (newest delivery wins, replaced versions go to history) and write
+    its ledger row. Raises :class:`RejectedFile` (nothing written) if the file cannot be ingested.
+
+    Returns the ledger entry with the counts: rows_read = loaded + quarantined + duplicate (rows
+    identical to the version already loaded count as duplicates).
     """
+    ds = DATASETS[entry.dataset]
     now = dt.datetime.now(dt.timezone.utc)
     with transaction(con):
-        duplicates_of_loaded = 0
-        loaded = 0
-        if rows is not None and rows.height and entry.dataset:
-            ds = DATASETS[entry.dataset]
-            cols = ", ".join(ds.column_names)
-            con.register("_incoming", rows)
-            con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE _stage AS
-                SELECT {cols}, extra, ? AS _file, _line, ? AS _sha256, ? AS _loaded_at,
-                       {_row_hash_sql(ds)} AS _row_hash, {key_expr_sql(ds)} AS _key
-                FROM _incoming""",
-                [entry.file, entry.sha256, now],
-            )
-            con.unregister("_incoming")
-            key_cur = key_expr_sql(ds, "c")
-            duplicates_of_loaded = con.execute(
-                f"SELECT count(*) FROM _stage s JOIN {ds.name} c ON {key_cur} = s._key AND c._row_hash = s._row_hash"
-            ).fetchall()[0][0]
-            con.execute(
-                f"""INSERT INTO {ds.name}_history
-                SELECT c.*, ? AS _superseded_at, ? AS _superseded_by
-                FROM {ds.name} c JOIN _stage s ON {key_cur} = s._key AND c._row_hash <> s._row_hash""",
-                [now, entry.file],
-            )
-            con.execute(
-                f"""DELETE FROM {ds.name} c WHERE EXISTS (
-                    SELECT 1 FROM _stage s WHERE s._key = {key_cur} AND s._row_hash <> c._row_hash)"""
-            )
-            loaded = con.execute(
-                f"""INSERT INTO {ds.name} ({cols}, _file, _line, _sha256, _row_hash, extra, _loaded_at)
-                SELECT {cols}, _file, _line, _sha256, _row_hash, extra, _loaded_at FROM _stage s
-                WHERE NOT EXISTS (SELECT 1 FROM {ds.name} c WHERE {key_cur} = s._key)"""
-            ).fetchall()[0][0]
-            con.execute("DROP TABLE _stage")
-        if quarantine is not None and quarantine.height:
-            con.register("_q", quarantine)
-            con.execute(
-                """INSERT INTO quarantine SELECT ?, ?, ?, _line, reason, details, raw, ? FROM _q""",
-                [entry.dataset or "", entry.file, entry.sha256, now],
-            )
-            con.unregister("_q")
-        final = LedgerEntry(
-            **{
-                **entry.__dict__,
-                "rows_loaded": loaded,
-                "rows_duplicate": entry.rows_duplicate + duplicates_of_loaded,
-            }
+        columns = load_text(con, path, "_raw")
+        missing, extra = check_columns(columns, ds)
+        if missing:
+            hint = f" (unknown columns present: {', '.join(extra)} — renamed?)" if extra else ""
+            raise RejectedFile(path, f"missing required column(s) {', '.join(missing)}{hint}", 1)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _typed AS SELECT *, {_row_hash_sql(ds)} AS _row_hash,
+                        {key_expr_sql(ds)} AS _key FROM ({typed_sql(ds, columns, tz, '_raw')})""")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _problems AS {bad_type_sql('_typed')}")
+        con.execute(f"INSERT INTO _problems {failures_sql(suite, '_typed')}")
+        con.execute("""CREATE OR REPLACE TEMP VIEW _valid AS SELECT * FROM _typed t
+                       WHERE NOT EXISTS (SELECT 1 FROM _problems p WHERE p._line = t._line)""")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _repeats AS {duplicates_sql(ds, '_valid')}")
+        con.execute("INSERT INTO _problems SELECT * FROM _repeats WHERE reason = 'duplicate_key_conflict'")
+        in_file_duplicates = _count(con, "SELECT count(*) FROM _repeats WHERE reason = 'duplicate'")
+        quarantined = con.execute(
+            f"""INSERT INTO quarantine SELECT ?, ?, ?, _line, reason, details, raw, ?
+                FROM ({quarantine_sql('_problems', '_raw', columns)})""",
+            [ds.name, entry.file, entry.sha256, now],
+        ).fetchall()[0][0]
+        con.execute("""CREATE OR REPLACE TEMP VIEW _incoming AS SELECT * FROM _valid v
+                       WHERE NOT EXISTS (SELECT 1 FROM _repeats r WHERE r._line = v._line)""")
+        loaded, duplicates_of_loaded = _upsert(con, ds, entry.file, entry.sha256, now)
+        final = replace(
+            entry, rows_read=_count(con, "SELECT count(*) FROM _raw"), rows_loaded=loaded,
+            rows_quarantined=quarantined, rows_duplicate=in_file_duplicates + duplicates_of_loaded,
+            status="loaded", message=f"extra columns kept in `extra`: {', '.join(extra)}" if extra else None,
         )
-        con.execute(
-            """INSERT INTO ingestion_log (file, dataset, sha256, rows_read, rows_loaded, rows_quarantined,
-                   rows_duplicate, status, message, file_mtime, ingested_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [final.file, final.dataset, final.sha256, final.rows_read, final.rows_loaded, final.rows_quarantined,
-             final.rows_duplicate, final.status, final.message, final.file_mtime, now],
-        )
+        log_entry(con, final, now)
+    for name in ("_incoming", "_valid"):
+        con.execute(f"DROP VIEW IF EXISTS {name}")
+    for name in ("_repeats", "_problems", "_typed"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+    drop_text(con, "_raw")
     return final
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, ds: Dataset, file: str, sha: str, now: dt.datetime) -> tuple[int, int]:
+    """Insert ``_incoming`` into the dataset's table; a changed row replaces the current version of its
+    key (which goes to history), an identical one is a duplicate. Returns (loaded, duplicates)."""
+    cols = ", ".join(ident(c) for c in ds.column_names)
+    insert = f"""INSERT INTO {ds.name} ({cols}, _file, _line, _sha256, _row_hash, extra, _loaded_at)
+                 SELECT {cols}, ?, _line, ?, _row_hash, extra, ? FROM {{source}}"""
+    if _count(con, f"SELECT count(*) FROM (SELECT 1 FROM {ds.name} LIMIT 1)") == 0:  # nothing to replace
+        return con.execute(insert.format(source="_incoming"), [file, sha, now]).fetchall()[0][0], 0
+    con.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _incoming")
+    key_cur = key_expr_sql(ds, "c")
+    duplicates = _count(
+        con, f"SELECT count(*) FROM _stage s JOIN {ds.name} c ON {key_cur} = s._key AND c._row_hash = s._row_hash")
+    con.execute(
+        f"""INSERT INTO {ds.name}_history
+        SELECT c.*, ? AS _superseded_at, ? AS _superseded_by
+        FROM {ds.name} c JOIN _stage s ON {key_cur} = s._key AND c._row_hash <> s._row_hash""",
+        [now, file],
+    )
+    con.execute(
+        f"""DELETE FROM {ds.name} c WHERE EXISTS (
+            SELECT 1 FROM _stage s WHERE s._key = {key_cur} AND s._row_hash <> c._row_hash)"""
+    )
+    loaded = con.execute(
+        insert.format(source=f"_stage s WHERE NOT EXISTS (SELECT 1 FROM {ds.name} c WHERE {key_cur} = s._key)"),
+        [file, sha, now],
+    ).fetchall()[0][0]
+    con.execute("DROP TABLE _stage")
+    return loaded, duplicates

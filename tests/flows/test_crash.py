@@ -169,24 +169,28 @@ def test_ingest_killed_at_random_moments_ends_like_a_clean_ingest(default_plans,
     assert got["quarantine"] == expected["quarantine"]
 
 
-@pytest.mark.xfail(strict=True, reason="finding: flows/ingest.py moves a rejected file to quarantine/files/ before its "
-                                       "ledger row is committed; a crash in between loses the rejection for good")
-def test_crash_between_moving_a_rejected_file_and_logging_it(prefect_harness, home, default_plans, monkeypatch):
+def test_crash_between_logging_a_rejected_file_and_moving_it(prefect_harness, home, default_plans, monkeypatch):
+    """The rejection is ledgered (with its destination) before the file is moved; a crash in between
+    leaves the file in landing, and the next run moves it without logging it twice."""
     import flows.ingest as ingest
 
-    (home.landing / "activities" / "a.csv").write_text("event_id,occurred_at\nA1,2026-01-05T10:00:00\n")
-    real = ingest.load_file
+    path = home.landing / "activities" / "a.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("event_id,occurred_at\nA1,2026-01-05T10:00:00\n")
 
-    def crash(home_, staged):
-        if staged.entry.status == "rejected":
-            raise RuntimeError("simulated crash after the move, before the ledger commit")
-        return real(home_, staged)
+    def crash(*args, **kwargs):
+        raise RuntimeError("simulated crash after the ledger commit, before the move")
 
-    monkeypatch.setattr(ingest, "load_file", crash)
+    monkeypatch.setattr(ingest, "move_rejected", crash)
     with pytest.raises(Exception, match="simulated crash"):
         ingest.ingest_flow(home, default_plans)
-    monkeypatch.setattr(ingest, "load_file", real)
-    ingest.ingest_flow(home, default_plans)  # the next run should still see (and log) the rejected file
+    assert path.exists()
+    monkeypatch.undo()
+    assert ingest.ingest_flow(home, default_plans) == []  # nothing new: only the move is finished
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
-        rows = con.execute("SELECT file, status FROM ingestion_log").fetchall()
-    assert rows == [("activities/a.csv", "rejected")]
+        rows = con.execute("SELECT file, status, message, quarantined_to FROM ingestion_log").fetchall()
+    [(file, status, message, target)] = rows
+    assert (file, status, target) == ("activities/a.csv", "rejected", "quarantine/files/activities/a.csv")
+    assert not path.exists() and (home.root / target).exists()
+    assert "missing required column(s)" in (home.root / (target + ".reason")).read_text(encoding="utf-8")
+    assert message.startswith(str(path))

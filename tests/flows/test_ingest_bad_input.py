@@ -312,44 +312,68 @@ def test_decimal_comma_amount_is_bad_type_never_misread(prefect_harness, home, d
 
 
 # --------------------------------------------------------------------------- unreadable files
-def test_csv_with_unbalanced_quote_at_eof_is_rejected(prefect_harness, home, default_plans):
+def test_csv_with_unbalanced_quote_is_rejected_naming_the_line(prefect_harness, home, default_plans):
     land(home, "activities", "a.csv",
          csv("activities", ACTIVITY.format(id="A1")) + 'A2,2026-01-05T10:00:00,E1,sales,"meeting_held\n')
     entries = ingest(home, default_plans)
-    assert_rejected(home, entries, "activities", "a.csv", "unreadable CSV")
+    assert_rejected(home, entries, "activities", "a.csv", "unreadable CSV", "unterminated quote", line=3)
     assert q(home, "SELECT count(*) AS n FROM activities") == [{"n": 0}]
 
 
-@pytest.mark.xfail(strict=True, reason="finding: the 'unreadable CSV' message names no line (polars gives none)")
-def test_csv_with_unbalanced_quote_names_the_line(prefect_harness, home, default_plans):
-    land(home, "activities", "a.csv",
-         csv("activities", ACTIVITY.format(id="A1")) + 'A2,2026-01-05T10:00:00,E1,sales,"meeting_held\n')
-    entries = ingest(home, default_plans)
-    assert_rejected(home, entries, "activities", "a.csv", "unreadable CSV", line=3)
-
-
-@pytest.mark.xfail(strict=True, reason="finding: polars pads a short (truncated) last line with nulls and the "
-                                       "row loads with its optional columns silently empty")
-def test_csv_truncated_last_line_is_not_silently_loaded(prefect_harness, home, default_plans):
+def test_csv_truncated_last_line_is_rejected_never_padded(prefect_harness, home, default_plans):
+    """A half-written file (last line cut short) must never load as if complete: the whole file is
+    rejected naming the line, and loads once delivered complete."""
     header = HEADER["activities"] + ",customer_id,opportunity_id,quantity,value"
     full = "A1,2026-01-05T10:00:00,E1,sales,meeting_held,C1,O1,2,5"
     land(home, "activities", "a.csv", csv("activities", full, "A2,2026-01-05T10:00:00,E1,sales,meeting_held,C1",
                                           header=header).rstrip("\n"))
     entries = ingest(home, default_plans)
-    e = entry_for(entries, "activities/a.csv")
-    # either the file is rejected or line 3 is quarantined; never loaded with opportunity_id/quantity/value empty
-    assert e.status == "rejected" or 3 in reasons(home, "activities/a.csv")
+    assert_rejected(home, entries, "activities", "a.csv", "6 field(s), the header has 9", "truncated", line=3)
+    assert q(home, "SELECT count(*) AS n FROM activities") == [{"n": 0}]
+    land(home, "activities", "a.csv", csv("activities", full, full.replace("A1", "A2"), header=header))
+    [e] = ingest(home, default_plans)
+    assert (e.status, e.rows_read, e.rows_loaded) == ("loaded", 2, 2)
 
 
-def test_csv_truncated_inside_a_required_column_is_quarantined(prefect_harness, home, default_plans):
+def test_csv_truncated_inside_a_value_or_a_required_column_is_rejected(prefect_harness, home, default_plans):
     land(home, "activities", "a.csv",
          csv("activities", ACTIVITY.format(id="A1")) + "A2,2026-01-05T10:00:00,E1")  # cut after employee_id
     land(home, "opportunities", "o.csv", csv("opportunities", opp(id="O1")) + "O2,C1,2026-01-0")  # cut mid-value
-    ingest(home, default_plans)
-    assert reasons(home, "activities/a.csv") == {3: "missing_value"}
-    assert set(reasons(home, "opportunities/o.csv")) == {3}
-    assert ids(home, "activities", "event_id") == ["A1"]
-    assert ids(home, "opportunities", "opportunity_id") == ["O1"]
+    entries = ingest(home, default_plans)
+    assert_rejected(home, entries, "activities", "a.csv", "3 field(s), the header has 5", "truncated", line=3)
+    assert_rejected(home, entries, "opportunities", "o.csv", "3 field(s), the header has 9", "truncated", line=3)
+    assert q(home, "SELECT count(*) AS n FROM quarantine") == [{"n": 0}]
+
+
+def test_csv_row_with_too_many_fields_mid_file_is_rejected_naming_the_line(prefect_harness, home, default_plans):
+    land(home, "activities", "a.csv", csv("activities", ACTIVITY.format(id="A1"),
+                                          ACTIVITY.format(id="A2") + ",oops", ACTIVITY.format(id="A3")))
+    entries = ingest(home, default_plans)
+    message = assert_rejected(home, entries, "activities", "a.csv", "6 field(s), the header has 5", "delimiter",
+                              line=3)
+    assert "truncated" not in message
+
+
+def test_csv_with_duplicate_column_names_is_rejected_naming_the_column(prefect_harness, home, default_plans):
+    header = HEADER["activities"] + ",Department"
+    land(home, "activities", "a.csv", csv("activities", ACTIVITY.format(id="A1") + ",hr", header=header))
+    entries = ingest(home, default_plans)
+    assert_rejected(home, entries, "activities", "a.csv", "duplicate column name 'Department'", "columns 4 and 6",
+                    line=1)
+
+
+def test_csv_line_numbers_count_blank_lines_and_quoted_line_breaks(prefect_harness, home, default_plans):
+    header = HEADER["activities"] + ",notes"
+    land(home, "activities", "a.csv", csv(
+        "activities",
+        ACTIVITY.format(id="A1") + ',"two\nlines"',  # lines 2-3
+        "",  # line 4
+        "A2,2026-01-05T10:00:00,E1,legal,meeting_held,",  # line 5
+        header=header))
+    [e] = ingest(home, default_plans)
+    assert (e.rows_read, e.rows_loaded, e.rows_quarantined) == (2, 1, 1)
+    assert reasons(home, "activities/a.csv") == {5: "unknown_department"}
+    assert q(home, "SELECT _line FROM activities") == [{"_line": 2}]
 
 
 def test_parquet_with_broken_footer_is_rejected(prefect_harness, home, default_plans, tmp_path):
@@ -497,25 +521,30 @@ def test_extra_unknown_columns_are_kept_and_reported(prefect_harness, home, defa
     assert set(extra["A2"]) == {"shift", "notes"}  # the columns are kept even when empty on that row
 
 
-@pytest.mark.xfail(strict=True, reason="finding: read_ndjson skips blank lines, so records after a blank line get "
-                                       "_line one too small (quarantine names the wrong line)")
 def test_jsonl_line_numbers_count_blank_lines(prefect_harness, home, default_plans):
     good = json.dumps(dict(zip(HEADER["activities"].split(","), ACTIVITY.format(id="A1").split(","))))
     bad = good.replace("A1", "A2").replace("sales", "legal")
     land(home, "activities", "a.jsonl", good + "\n\n" + bad + "\n")  # the bad record is on line 3
-    ingest(home, default_plans)
+    [e] = ingest(home, default_plans)
+    assert (e.rows_read, e.rows_loaded, e.rows_quarantined) == (2, 1, 1)
     assert reasons(home, "activities/a.jsonl") == {3: "unknown_department"}
 
 
-@pytest.mark.xfail(strict=True, reason="finding: a rejected file delivered again (same bytes, same name) is skipped "
-                                       "silently: no ledger row, no message, and it stays in landing/")
-def test_rejected_file_delivered_again_is_not_silently_left_in_landing(prefect_harness, home, default_plans):
+def test_rejected_file_delivered_again_is_rejected_and_logged_again(prefect_harness, home, default_plans):
     content = "event_id,occurred_at\nA1,2026-01-05T10:00:00\n"  # missing required columns
     land(home, "activities", "a.csv", content)
     ingest(home, default_plans)
     land(home, "activities", "a.csv", content)
-    entries = ingest(home, default_plans)
-    assert not (home.landing / "activities" / "a.csv").exists() or entries
+    [e] = ingest(home, default_plans)
+    assert (e.file, e.status) == ("activities/a.csv", "rejected")
+    assert "missing required column(s)" in e.message
+    assert not (home.landing / "activities" / "a.csv").exists()
+    log = ledger(home)
+    assert [r["status"] for r in log] == ["rejected", "rejected"] and log[0]["sha256"] == log[1]["sha256"]
+    first, second = (home.root / r["quarantined_to"] for r in log)
+    assert first != second and first.exists() and second.exists()
+    assert second.with_name(second.name + ".reason").exists()
+    assert str(second.relative_to(home.root)) in e.message
 
 
 @pytest.mark.parametrize("lines", [
@@ -532,14 +561,21 @@ def test_jsonl_with_nested_values_does_not_crash_the_ingest(prefect_harness, hom
     assert entry_for(entries, "activities/later.csv").rows_loaded == 1
 
 
-@pytest.mark.xfail(strict=True, reason="finding: JSON Lines numbers are read as float64, so a value with more "
-                                       "significant digits than a double holds is silently rounded, not quarantined")
 def test_jsonl_numbers_are_never_silently_rounded(prefect_harness, home, default_plans):
     row = '{{"measurement_id": "{id}", "measured_at": "2026-01-05T10:00:00Z", "department": "sales", ' \
           '"metric": "m", "value": {value}}}\n'
     land(home, "measurements", "m.jsonl", row.format(id="M1", value="1234567890.123456789")
-         + row.format(id="M2", value="0.5"))
-    ingest(home, default_plans)
+         + row.format(id="M2", value="0.5") + row.format(id="M3", value="0.30000000000000004"))
+    land(home, "opportunities", "o.jsonl", "".join(
+        json.dumps(dict(zip(HEADER["opportunities"].split(","), opp(id=i, amount="").split(","))))
+        .replace('"amount": ""', f'"amount": {amount}') + "\n"
+        for i, amount in (("O1", "1234567890123456.78"), ("O2", "0.1"), ("O3", "12345678901234567.89"))))
+    [m, o] = ingest(home, default_plans)
+    assert (m.rows_read, m.rows_loaded, m.rows_quarantined) == (3, 2, 1)
     got = {r["measurement_id"]: r["value"] for r in
            q(home, "SELECT measurement_id, CAST(value AS VARCHAR) AS value FROM measurements")}
-    assert got.get("M1") in (None, "1234567890.123456789")  # exact, or quarantined — never 1234567890.123456700
+    assert got == {"M1": "1234567890.123456789", "M2": "0.500000000"}
+    assert reasons(home, "measurements/m.jsonl") == {3: "bad_type"}  # more places than kept: never rounded
+    assert q(home, "SELECT opportunity_id, CAST(amount AS VARCHAR) AS amount FROM opportunities ORDER BY 1") == [
+        {"opportunity_id": "O1", "amount": "1234567890123456.78"}, {"opportunity_id": "O2", "amount": "0.10"}]
+    assert reasons(home, "opportunities/o.jsonl") == {3: "bad_type"}  # too large for DECIMAL(18,2)
