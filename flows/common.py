@@ -1,9 +1,13 @@
-"""Small helpers shared by the flows: a run logger that also works outside a run, events."""
+"""Small helpers shared by the flows: a run logger that also works outside a run, events,
+the single warehouse writer, failure records and the periods new data touches."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import hashlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 from prefect.events import emit_event
@@ -11,6 +15,11 @@ from prefect.exceptions import MissingContextError
 from prefect.logging import get_run_logger
 
 log = logging.getLogger("orbit")
+
+#: The global Prefect concurrency limit (1 slot) every run that writes the warehouse holds.
+WRITER_LIMIT = "warehouse-writer"
+#: How long a writer's slot outlives a process that died holding it (renewed while alive).
+WRITER_LEASE_SECONDS = 60
 
 
 def run_logger() -> logging.Logger | logging.LoggerAdapter:
@@ -20,12 +29,17 @@ def run_logger() -> logging.Logger | logging.LoggerAdapter:
         return log
 
 
-def emit(event: str, *, resource_id: str, payload: dict) -> None:
+def emit(event: str, *, resource_id: str, payload: dict, labels: dict[str, str] | None = None) -> None:
     """Emit a Prefect event (what `orbit serve`'s triggers listen to); never fails a run."""
     try:
-        emit_event(event=event, resource={"prefect.resource.id": resource_id}, payload=payload)
+        emit_event(event=event, resource={"prefect.resource.id": resource_id, **(labels or {})}, payload=payload)
     except Exception as e:  # noqa: BLE001 - an unreachable event sink must not fail a data run
         log.warning("could not emit %s: %s", event, e)
+
+
+def home_label(home) -> dict[str, str]:
+    """The resource label that scopes Orbit's events (and `orbit serve`'s triggers) to one ORBIT_HOME."""
+    return {"orbit.home": str(home.root)}
 
 
 def content_hash(*parts: str | bytes) -> str:
@@ -38,3 +52,89 @@ def content_hash(*parts: str | bytes) -> str:
 
 def plan_bytes(paths: list[Path]) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(paths))
+
+
+def ensure_writer_limit() -> None:
+    """Create the `warehouse-writer` limit (1 slot) on the current Prefect API unless it exists."""
+    import httpx
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(WRITER_LIMIT)
+        except ObjectNotFound:
+            try:
+                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=WRITER_LIMIT, limit=1))
+            except httpx.HTTPStatusError as e:  # created meanwhile by another writer
+                if e.response.status_code != 409:
+                    raise
+
+
+@contextlib.contextmanager
+def writing_run(home, kind: str) -> Iterator[None]:
+    """Hold the one `warehouse-writer` slot for a run that writes the warehouse (other writers queue),
+    and record in ``run_failures`` why the run failed, if it does (the last good snapshot stays)."""
+    from prefect.concurrency.sync import concurrency
+
+    started = dt.datetime.now(dt.timezone.utc)
+    ensure_writer_limit()
+    with concurrency(WRITER_LIMIT, occupy=1, strict=True, lease_duration=WRITER_LEASE_SECONDS):
+        try:
+            yield
+        except Exception as e:
+            _record_failure(home, kind, started, e)
+            raise
+
+
+def _record_failure(home, kind: str, started: dt.datetime, error: Exception) -> None:
+    from prefect.runtime import flow_run
+
+    from warehouse.db import open_warehouse
+    from warehouse.operations import RunFailure, add_failure_to_snapshot, record_failure
+
+    failure = RunFailure(kind, flow_run.get_id(), started, dt.datetime.now(dt.timezone.utc),
+                         type(error).__name__, str(error)[:2000])
+    try:
+        with open_warehouse(home.warehouse) as con:
+            record_failure(con, failure)
+    except Exception as e:  # noqa: BLE001 - the warehouse itself may be what failed
+        log.warning("could not record the failure in %s: %s", home.warehouse, e)
+    try:
+        add_failure_to_snapshot(home.published, failure)
+    except Exception as e:  # noqa: BLE001
+        log.warning("could not add the failure to %s: %s", home.published, e)
+
+
+def touched_periods(home, plans, files: list[str]) -> dict[str, list[str] | None]:
+    """For each dataset loaded from ``files``: the periods its new or changed rows touch (None: all).
+
+    Read from the warehouse after loading; if that fails, every dataset touches every period.
+    """
+    import polars as pl
+
+    from schemas.contracts import DATASETS
+    from transforms.periods import TOUCH_COLUMNS, find_touched_periods
+    from warehouse.db import open_warehouse
+    from warehouse.operations import rows_from_files
+
+    names = sorted({f.split("/", 1)[0] for f in files} & set(DATASETS))
+    base = plans.base
+    sla = [m.sla_hours for p in plans.plans for m in p.metrics.values() if m.sla_hours is not None]
+    window = dt.timedelta(hours=float(max(sla))) if sla else dt.timedelta(0)
+    columns = {"employees": [], "targets": ["period"], **{n: list(c) for n, c in TOUCH_COLUMNS.items()}}
+    columns["activities"] = columns["activities"] + ["opportunity_id"]
+    try:
+        with open_warehouse(home.warehouse, read_only=True) as con:
+            out: dict[str, list[str] | None] = {}
+            for name in names:
+                rows = rows_from_files(con, name, columns[name], files) if columns[name] else pl.DataFrame()
+                opportunities = (rows_from_files(con, "opportunities", ["opportunity_id", "created_at", "closed_at"])
+                                 if name == "activities" else None)
+                out[name] = find_touched_periods(name, rows, base.timezone, base.period,
+                                                 opportunities=opportunities, answer_window=window)
+            return out
+    except Exception as e:  # noqa: BLE001 - unknown periods mean: re-evaluate all of them
+        log.warning("could not find the periods touched by %s: %s", ", ".join(files), e)
+        return dict.fromkeys(names)

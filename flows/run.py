@@ -1,4 +1,4 @@
-"""The nightly job: ingest + evaluate + publish, as one parent flow."""
+"""The nightly job: ingest + evaluate + publish, as one parent flow holding the warehouse-writer slot."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from prefect import flow
 
+from flows.common import writing_run
 from flows.evaluate import EvaluationSummary, evaluate_flow
 from flows.ingest import ingest_flow
 from flows.publish import publish_flow
@@ -23,7 +24,8 @@ class RunResult:
 
 @flow(name="orbit-run", persist_result=False)
 def run_flow(home: Home, plans: PlanSet, periods: list[str] | None = None) -> RunResult:
-    ingested = ingest_flow(home, plans)
-    evaluation = evaluate_flow(home, plans, periods)
-    published = publish_flow(home)
+    with writing_run(home, "run"):
+        ingested = ingest_flow(home, plans)
+        evaluation = evaluate_flow(home, plans, periods)
+        published = publish_flow(home)
     return RunResult(ingested, evaluation, published)

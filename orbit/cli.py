@@ -89,6 +89,15 @@ def _echo_ingest(entries) -> None:
             typer.echo(f"    {e.message}")
 
 
+def _echo_closed(summary) -> None:
+    """Closed periods an evaluation left frozen, and those the new data would change."""
+    if summary.kept:
+        typer.echo(f"closed, results kept: {', '.join(summary.kept)}")
+    if summary.pending:
+        typer.secho(f"pending restatement (new data would change them): {', '.join(summary.pending)}; "
+                    "HR restates with `orbit reopen --period P --reason TEXT`", fg=typer.colors.YELLOW)
+
+
 # --------------------------------------------------------------------------- verbs
 @app.command()
 def generate(
@@ -137,6 +146,7 @@ def evaluate(period: PeriodOpt = None, plan: PlanOpt = None) -> None:
     label = _period(period)
     summary = _run(lambda: evaluate_flow(Home.from_env(), _plans(plan), [label] if label else None))
     typer.echo(f"evaluated {', '.join(summary.periods) or 'no period'} (run {summary.run_id[:12]})")
+    _echo_closed(summary)
 
 
 @app.command()
@@ -159,6 +169,7 @@ def run(plan: PlanOpt = None) -> None:
     result = _run(lambda: run_flow(Home.from_env(), _plans(plan)))
     _echo_ingest(result.ingested)
     typer.echo(f"evaluated {', '.join(result.evaluation.periods) or 'no period'}; published {Home.from_env().published}")
+    _echo_closed(result.evaluation)
 
 
 @export_app.command("bonus")
@@ -195,7 +206,7 @@ def status() -> None:
     home = Home.from_env()
     if not home.published.exists():
         raise _fail(f"nothing published yet under {home.root}; run `orbit run` (or `orbit demo`)")
-    typer.echo(render_status(home))
+    typer.echo(render_status(home, server=True))
 
 
 @app.command()
@@ -217,20 +228,55 @@ def demo(
     typer.echo(_run(lambda: run_demo(home, _plans(None), employees=employees, months=months, seed=seed)))
 
 
-def _not_built(verb: str, issue: str) -> typer.Exit:
-    return _fail(f"`orbit {verb}` is not built yet ({issue}).")
+def _check_period_state(home: Home, check, label: str) -> str:
+    """Run a warehouse.periods check_* before a close or reopen: bad state exits 2 with what to do."""
+    from warehouse.db import open_warehouse
+    from warehouse.periods import PeriodStateError
+
+    if not home.warehouse.exists():
+        raise _fail(f"no warehouse at {home.warehouse}; run `orbit run` first")
+    try:
+        with open_warehouse(home.warehouse) as con:
+            return check(con, label)
+    except PeriodStateError as e:
+        raise _fail(str(e)) from None
+    except OSError as e:
+        raise _fail(str(e), code=1) from None
 
 
 @app.command()
-def close(period: Annotated[str, typer.Option("--period")]) -> None:
-    """Freeze a period's results (not built yet)."""
-    raise _not_built("close", "period close and restatement")
+def close(period: Annotated[str, typer.Option("--period", help="period such as 2026-Q3")]) -> None:
+    """Freeze a period's results on the run that made them (audited). Later data does not change them:
+    it shows as pending restatement until `orbit reopen`. HR exports need a closed period."""
+    from flows.close import close_flow
+    from warehouse.periods import check_close
+
+    label = _period(period)
+    home = Home.from_env()
+    _check_period_state(home, check_close, label)
+    run_id = _run(lambda: close_flow(home, label))
+    typer.echo(f"closed {label} on run {run_id[:12]}; `orbit export bonus --period {label}` exports it")
 
 
 @app.command()
-def reopen(period: Annotated[str, typer.Option("--period")], reason: Annotated[str, typer.Option("--reason")]) -> None:
-    """Restate a closed period, audited (not built yet)."""
-    raise _not_built("reopen", "period close and restatement")
+def reopen(
+    period: Annotated[str, typer.Option("--period", help="a closed period such as 2026-Q3")],
+    reason: Annotated[str, typer.Option("--reason", help="why the period is restated (kept in restatements and the audit log)")],
+    plan: PlanOpt = None,
+) -> None:
+    """Restate a closed period: recompute it with the data known now, record per employee the old and new
+    figures (restatements), and leave it open (close it again afterwards). Audited."""
+    from flows.close import reopen_flow
+    from warehouse.periods import check_reopen
+
+    label = _period(period)
+    if not reason.strip():
+        raise _fail("--reason must say why the period is restated")
+    home = Home.from_env()
+    _check_period_state(home, check_reopen, label)
+    summary = _run(lambda: reopen_flow(home, _plans(plan), label, reason))
+    typer.echo(f"reopened {label}: restated on run {summary.run_id[:12]} (see the restatements table); "
+               f"close it again with `orbit close --period {label}`")
 
 
 @app.command()
@@ -258,15 +304,39 @@ def explain(
 
 
 @app.command()
-def report(period: Annotated[str, typer.Option("--period")], out: Annotated[Optional[Path], typer.Option("--out")] = None) -> None:
-    """A self-contained HTML report with charts (not built yet)."""
-    raise _not_built("report", "HTML report")
+def report(
+    period: Annotated[str, typer.Option("--period", help="period such as 2026-Q3")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="HTML file or folder (default: $ORBIT_HOME/reports/report_<period>.html)")] = None,
+) -> None:
+    """A self-contained HTML report of one period with charts (reads the published snapshot only)."""
+    from orbit.report import ReportError, default_report_path, write_report
+
+    label = _period(period)
+    home = Home.from_env()
+    if out is not None and out.is_dir():
+        out = out / default_report_path(home, label).name
+    try:
+        path = write_report(home.published, label, out or default_report_path(home, label))
+    except ReportError as e:
+        raise _fail(str(e)) from None
+    typer.echo(f"wrote {path}")
 
 
 @app.command()
-def serve(port: Annotated[int, typer.Option("--port")] = 4200) -> None:
-    """Local Prefect server + deployments: nightly schedule and file triggers (not built yet)."""
-    raise _not_built("serve", "operations")
+def serve(
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="port of the local Prefect server and UI")] = 4200,
+    plan: PlanOpt = None,
+) -> None:
+    """Run Orbit unattended: a local Prefect server and UI (unless PREFECT_API_URL names one), the nightly
+    schedule, and runs triggered as soon as a delivered file is complete. Ctrl-C stops everything."""
+    from orbit.serve import ServeError, serve_orbit
+
+    plans = _plans(plan)
+    home = Home.from_env().ensure()
+    try:
+        serve_orbit(home, plans, plan_path(plan), port, echo=typer.echo)
+    except ServeError as e:
+        raise _fail(str(e), code=1) from None
 
 
 @audit_app.command("verify")
@@ -278,9 +348,12 @@ def audit_verify() -> None:
     home = Home.from_env()
     if not home.warehouse.exists():
         raise _fail(f"no warehouse at {home.warehouse}")
-    with open_warehouse(home.warehouse, read_only=True) as con:
-        problems = verify_audit(con)
-        n = con.execute("SELECT count(*) FROM audit_log").fetchall()[0][0]
+    try:
+        with open_warehouse(home.warehouse, read_only=True) as con:
+            problems = verify_audit(con)
+            n = con.execute("SELECT count(*) FROM audit_log").fetchall()[0][0]
+    except OSError as e:
+        raise _fail(str(e), code=1) from None
     if problems:
         for p in problems:
             typer.secho(p, err=True, fg=typer.colors.RED)

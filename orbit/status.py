@@ -1,6 +1,8 @@
 """`orbit status`: what the pipeline knows, read from the published snapshot only.
 
-It never opens the warehouse, so it never waits for (or blocks) a writing run.
+It never opens the warehouse, so it never waits for (or blocks) a writing run. Failed runs are
+added to the snapshot when they fail (``run_failures``); with a Prefect server up it also asks
+the server for the next nightly run.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ def _table(rows: list[tuple], headers: list[str]) -> str:
     return "\n".join("  " + line for line in lines)
 
 
-def render_status(home: Home) -> str:
+def render_status(home: Home, *, server: bool = False) -> str:
+    """The status report; with ``server``, also what a running Prefect server knows (next nightly run)."""
     con = duckdb.connect(str(home.published), read_only=True)
     try:
         out = [f"Orbit status — {home.root}", "", "Datasets:"]
@@ -50,11 +53,65 @@ def render_status(home: Home) -> str:
         out += ["", "Last runs:"]
         out.append(_table([(k, s, str(a)[:19], str(b)[:19] if b else "", r, p) for k, s, a, b, r, p in runs],
                           ["kind", "status", "started", "finished", "run_id", "periods"]))
-        periods = con.execute(
-            "SELECT period, count(*), count(*) FILTER (WHERE incomplete), any_value(plan_version) "
-            "FROM employee_scores GROUP BY period ORDER BY period").fetchall()
-        out += ["", "Periods (all open; period close arrives with `orbit close`):"]
-        out.append(_table(periods, ["period", "employees", "incomplete", "plan"]))
+        if _has_table(con, "run_failures"):
+            failures = con.execute(
+                "SELECT kind, failed_at, error_type, message, flow_run_id FROM run_failures "
+                "ORDER BY failed_at DESC LIMIT 5").fetchall()
+            out += ["", "Recent failures (the snapshot stays the last good one):"]
+            out.append(_table([(k, str(t)[:19], e, _short(m), r or "") for k, t, e, m, r in failures],
+                              ["kind", "failed", "error", "message", "flow run"]) if failures else "  none")
+        out += ["", "Periods:"]
+        out.append(_table(_periods(con), ["period", "state", "employees", "incomplete", "plan", "closed",
+                                          "closed by", "pending restatement"]))
+        if server:
+            out += ["", *_server_lines(home)]
         return "\n".join(out)
     finally:
         con.close()
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name])
+                .fetchall()[0][0])
+
+
+def _short(text: str | None, width: int = 80) -> str:
+    line = (text or "").splitlines()[0] if text else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _periods(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Every evaluated period with its state (``period_status``; all open in a snapshot without it)."""
+    scores = ("SELECT period, count(*) AS employees, count(*) FILTER (WHERE incomplete) AS incomplete, "
+              "any_value(plan_version) AS plan FROM employee_scores GROUP BY period")
+    if not _has_table(con, "period_status"):
+        rows = con.execute(f"SELECT period, 'open', employees, incomplete, plan, NULL, NULL, NULL "
+                           f"FROM ({scores}) ORDER BY period").fetchall()
+    else:
+        rows = con.execute(
+            f"""SELECT coalesce(p.period, s.period), coalesce(p.state, 'open'), s.employees, s.incomplete, s.plan,
+                       p.closed_at, p.closed_by,
+                       CASE WHEN p.pending_restatement THEN 'since ' || strftime(p.pending_since, '%Y-%m-%d %H:%M')
+                       END
+                FROM ({scores}) s FULL JOIN period_status p ON p.period = s.period ORDER BY 1""").fetchall()
+    return [(p, st, e, i, pl, str(c)[:16] if c else "", b or "", pend or "") for p, st, e, i, pl, c, b, pend in rows]
+
+
+def _server_lines(home: Home) -> list[str]:
+    """The Prefect server's view (next nightly run, latest runs), when `orbit serve` or PREFECT_API_URL has one up."""
+    from orbit.serve import find_api, read_server_view
+
+    api = find_api(home)
+    if api is None:
+        return ["Prefect server: not running (`orbit serve` starts it, with the nightly schedule)"]
+    try:
+        view = read_server_view(api)
+    except Exception as e:  # noqa: BLE001 - status must work whatever the server says
+        return [f"Prefect server: {api} (could not read it: {e})"]
+    lines = [f"Prefect server: {api.rstrip('/').removesuffix('/api')}",
+             "  next nightly run: " + (view.next_nightly.strftime("%Y-%m-%d %H:%M %Z (UTC%z)")
+                                       if view.next_nightly else "none scheduled (is `orbit serve` running?)")]
+    if view.recent:
+        lines += ["  latest runs on the server:",
+                  _table([(d, s, str(t)[:19] if t else "") for d, s, t in view.recent], ["deployment", "state", "started"])]
+    return lines

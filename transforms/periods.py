@@ -170,11 +170,26 @@ def in_period(frame: pl.DataFrame | pl.LazyFrame, column: str, tz: str, period: 
     so the result is identical to :func:`assign_period` but prunes most rows early.
     """
     utc = _utc_expr(frame, column)
+    exact = utc.dt.convert_time_zone(tz).dt.date().is_between(period.start, period.end, closed="both")
+    return _near(utc, tz, period) & exact
+
+
+def _near(utc: pl.Expr, tz: str, period: Period) -> pl.Expr:
+    """The UTC instants from a day before ``period`` starts to a day after it ends (in ``tz``)."""
     lo = period.start_utc(tz) - dt.timedelta(days=1)
     hi = period.end_utc(tz) + dt.timedelta(days=1)
-    coarse = (utc >= pl.lit(lo, dtype=pl.Datetime("us", "UTC"))) & (utc < pl.lit(hi, dtype=pl.Datetime("us", "UTC")))
-    exact = utc.dt.convert_time_zone(tz).dt.date().is_between(period.start, period.end, closed="both")
-    return coarse & exact
+    return (utc >= pl.lit(lo, dtype=pl.Datetime("us", "UTC"))) & (utc < pl.lit(hi, dtype=pl.Datetime("us", "UTC")))
+
+
+def select_period(frame: pl.DataFrame | pl.LazyFrame, column: str, tz: str, period: Period) -> pl.DataFrame:
+    """The rows of ``frame`` whose timestamp ``column`` falls in ``period`` read in ``tz``.
+
+    The same rows as filtering on :func:`in_period`, but the cheap UTC window is applied (and
+    materialised) first, so only the rows near the period pay for the local-date conversion:
+    over millions of events, a fraction of the cost.
+    """
+    near = frame.lazy().filter(_near(_utc_expr(frame, column), tz, period)).collect()
+    return near.filter(in_period(near, column, tz, period))
 
 
 def assign_period(frame: FrameT, column: str, tz: str, kind: str, out: str = "period") -> FrameT:
@@ -193,3 +208,53 @@ def assign_period(frame: FrameT, column: str, tz: str, kind: str, out: str = "pe
     else:
         label = pl.concat_str([year, pl.lit("-Q"), local.dt.quarter().cast(pl.Utf8)])
     return frame.with_columns(label.alias(out))
+
+
+#: The timestamps whose periods a new or changed row touches (DESIGN "Periods touched").
+TOUCH_COLUMNS: dict[str, tuple[str, ...]] = {
+    "opportunities": ("created_at", "closed_at"),
+    "activities": ("occurred_at",),
+    "measurements": ("measured_at",),
+    "feedback": ("responded_at",),
+}
+
+
+def find_touched_periods(
+    dataset: str,
+    rows: pl.DataFrame,
+    tz: str,
+    kind: str,
+    *,
+    opportunities: pl.DataFrame | None = None,
+    answer_window: dt.timedelta = dt.timedelta(0),
+) -> list[str] | None:
+    """Labels (sorted) of the periods whose results new or changed ``rows`` of ``dataset`` can change.
+
+    ``None`` means every period: a roster row (``employees``) changes each period it covers,
+    open-ended rows every later one. ``targets`` touch the periods their own period overlaps.
+    Other rows touch the periods of the timestamps in :data:`TOUCH_COLUMNS`; an activity also
+    touches the period ``answer_window`` earlier (a ``first_contact`` answers a handoff made up
+    to the SLA before it) and the ``created_at`` / ``closed_at`` periods of the opportunity it
+    carries (``opportunities``: opportunity_id, created_at, closed_at), whose prospecting and
+    attribution it changes.
+    """
+    _check_kind(kind)
+    if dataset == "employees":
+        return None
+    if rows.height == 0:
+        return []
+    if dataset == "targets":
+        labels: set[str] = set()
+        for label in rows.get_column("period").unique().drop_nulls().to_list():
+            own = parse_period(label)
+            labels.update(p.label for p in periods_spanning(own.start, own.end, kind))
+        return sorted(labels)
+    stamps = [rows.select(pl.col(c).alias("at")) for c in TOUCH_COLUMNS[dataset]]
+    if dataset == "activities":
+        if answer_window:
+            stamps.append(rows.select((pl.col("occurred_at") - answer_window).alias("at")))
+        if opportunities is not None and opportunities.height:
+            carried = opportunities.join(rows.select("opportunity_id").drop_nulls().unique(), on="opportunity_id")
+            stamps += [carried.select(pl.col(c).alias("at")) for c in ("created_at", "closed_at")]
+    at = pl.concat(stamps).drop_nulls()
+    return sorted(assign_period(at, "at", tz, kind).get_column("period").unique().to_list())

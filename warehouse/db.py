@@ -75,11 +75,36 @@ _MARTS = [
         detail VARCHAR, prev_hash VARCHAR, row_hash VARCHAR NOT NULL)""",
 ]
 
+#: A failed run and why (no data values: error type and message only). Published, and added to the
+#: last good snapshot when a run fails (warehouse.operations), so `orbit status` shows it.
+RUN_FAILURES_DDL = """CREATE TABLE IF NOT EXISTS run_failures (
+    kind VARCHAR NOT NULL, flow_run_id VARCHAR, started_at TIMESTAMPTZ NOT NULL, failed_at TIMESTAMPTZ NOT NULL,
+    error_type VARCHAR NOT NULL, message VARCHAR)"""
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
         1,
         "datasets, history, ledger, quarantine and marts",
         [ddl(d) for d in DATASETS.values()] + [ddl(d, history=True) for d in DATASETS.values()] + _MARTS,
+    ),
+    (
+        2,
+        "period close: period_status, the inputs of each run",
+        [
+            # One row per evaluated period; published as is (`orbit status` renders it).
+            """CREATE TABLE IF NOT EXISTS period_status (
+                period VARCHAR PRIMARY KEY, state VARCHAR NOT NULL DEFAULT 'open', closed_run_id VARCHAR,
+                closed_at TIMESTAMPTZ, closed_by VARCHAR, pending_restatement BOOLEAN NOT NULL DEFAULT false,
+                pending_since TIMESTAMPTZ)""",
+            # Runs are content-addressed: the digest of the sorted SHA-256s of the files that made each run.
+            "CREATE TABLE IF NOT EXISTS run_inputs (run_id VARCHAR PRIMARY KEY, input_hashes VARCHAR NOT NULL)",
+        ],
+    ),
+    (3, "unattended operation: why runs failed", [RUN_FAILURES_DDL]),
+    (
+        4,
+        "ingest: where each rejected file goes (ledgered before the move, so a crash in between is recovered)",
+        ["ALTER TABLE ingestion_log ADD COLUMN IF NOT EXISTS quarantined_to VARCHAR"],
     ),
 ]
 

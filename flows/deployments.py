@@ -1,0 +1,118 @@
+"""Orbit's Prefect deployments (what `orbit serve` serves) and the flows their schedule and triggers run.
+
+- ``nightly``: `orbit run` (ingest every new file, evaluate, publish) on a cron in the plan's timezone.
+- ``ingest-on-arrival``: an ``orbit.landing.file.arrived`` event (emitted by `orbit serve`'s watcher
+  when a delivered file is complete) ingests just that file.
+- ``evaluate-on-change``: an ``orbit.dataset.updated`` event (emitted by ingestion, with the periods
+  the new rows touch) re-evaluates those periods and publishes a new snapshot.
+
+Deployment parameters are plain text (the ORBIT_HOME folder and the plan path), so runs can be
+started from the UI too. Every run here writes the warehouse: it holds the `warehouse-writer` slot
+(see :func:`flows.common.writing_run`) and records a failure in ``run_failures``. The events carry
+the ``orbit.home`` resource label, and the triggers match it, so several ORBIT_HOMEs can share one
+Prefect server.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow
+
+from flows.common import home_label, run_logger, writing_run
+from flows.evaluate import evaluate_flow, make_run_id
+from flows.ingest import ingest_flow
+from flows.publish import publish_flow
+from flows.run import run_flow
+from orbit.settings import Home
+from schemas.plan import PlanSet
+
+FILE_ARRIVED = "orbit.landing.file.arrived"
+DATASET_UPDATED = "orbit.dataset.updated"
+NIGHTLY_CRON = "0 2 * * *"  # 02:00 in the plan's timezone
+#: flow name/deployment name, as the Prefect API and UI show them (nightly first).
+DEPLOYMENT_NAMES = ("orbit-nightly/nightly", "orbit-ingest-file/ingest-on-arrival",
+                    "orbit-evaluate-change/evaluate-on-change")
+
+
+@flow(name="orbit-nightly", persist_result=False)
+def nightly_flow(orbit_home: str, plan: str) -> None:
+    """`orbit run`: ingest every new file, evaluate, publish."""
+    run_flow(Home.from_env(orbit_home), PlanSet.load(Path(plan)))
+
+
+@flow(name="orbit-ingest-file", persist_result=False)
+def ingest_file_flow(file: str, orbit_home: str, plan: str) -> None:
+    """Ingest one delivered file (``<dataset>/<name>``, relative to landing/).
+
+    Files must be applied in ledger order (the newest delivery of a key wins), but Prefect does not
+    promise to create triggered runs in the order of their events. So a file delivered *before*
+    this one and still not ingested is ingested first, in this run; its own run then finds nothing
+    to do. With events in order, this run ingests exactly its file.
+    """
+    from orbit.landing import list_landed
+
+    home = Home.from_env(orbit_home)
+    with writing_run(home, "ingest"):
+        names = [f.name for f in list_landed(home.landing)]
+        files = names[: names.index(file) + 1] if file in names else [file]
+        entries = ingest_flow(home, PlanSet.load(Path(plan)), files=files)
+    if not entries:
+        run_logger().info("%s: already ingested or gone; nothing to do", file)
+
+
+@flow(name="orbit-evaluate-change", persist_result=False)
+def evaluate_change_flow(orbit_home: str, plan: str, periods: list[str] | None = None) -> None:
+    """Re-evaluate the periods new data touched (all periods when ``periods`` is None) and publish."""
+    home = Home.from_env(orbit_home)
+    plans = PlanSet.load(Path(plan))
+    with writing_run(home, "evaluate"):
+        if periods is not None and already_published(home, plans, periods):
+            run_logger().info("periods %s already published from the same inputs and plan", ", ".join(periods))
+            return
+        if periods != []:  # [] : no row changed (all duplicates or quarantined); the ledger is still published
+            evaluate_flow(home, plans, periods)
+        publish_flow(home)
+
+
+def already_published(home: Home, plans: PlanSet, periods: list[str]) -> bool:
+    """Whether the published snapshot already holds ``periods`` evaluated from the warehouse's current
+    inputs and plan (same run_id): then re-evaluating would give the same rows. This folds a burst
+    of arrivals into one evaluation."""
+    from warehouse.db import open_warehouse
+    from warehouse.read import input_hashes
+
+    if not home.published.exists():
+        return False
+    with open_warehouse(home.warehouse, read_only=True) as con:
+        run_id = make_run_id(input_hashes(con), plans)
+    with open_warehouse(home.published, read_only=True) as snap:
+        rows = snap.execute("SELECT periods FROM runs WHERE run_id = ? AND kind = 'evaluate' AND status = 'completed'",
+                            [run_id]).fetchall()
+    done = {p for (listed,) in rows for p in (listed or "").split(",") if p}
+    return set(periods) <= done
+
+
+def build_deployments(home: Home, plans: PlanSet, plan_file: Path, *, cron: str = NIGHTLY_CRON) -> list:
+    """The three deployments of one ORBIT_HOME, ready for ``prefect.serve`` (or ``.apply()``)."""
+    from prefect.events import DeploymentEventTrigger
+    from prefect.schedules import Cron
+
+    params = {"orbit_home": str(home.root), "plan": str(Path(plan_file).resolve())}
+    scope = home_label(home)
+    return [
+        nightly_flow.to_deployment(
+            "nightly", parameters=params, schedules=[Cron(cron, timezone=plans.base.timezone)], paused=False,
+            description=f"orbit run at {cron!r} (cron) in {plans.base.timezone}"),
+        ingest_file_flow.to_deployment(
+            "ingest-on-arrival", parameters=params, description="ingest a file as soon as it is complete",
+            triggers=[DeploymentEventTrigger(
+                name="landing file arrived", expect={FILE_ARRIVED}, match=scope,
+                parameters={"file": "{{ event.payload.file }}"})]),
+        evaluate_change_flow.to_deployment(
+            "evaluate-on-change", parameters=params,
+            description="re-evaluate the periods an ingestion touched and publish",
+            triggers=[DeploymentEventTrigger(
+                name="dataset updated", expect={DATASET_UPDATED}, match=scope,
+                parameters={"periods": "{{ event.payload.periods }}"})]),
+    ]

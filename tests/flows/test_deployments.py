@@ -1,0 +1,145 @@
+"""The deployments `orbit serve` serves, and the flows their schedule and triggers run (Prefect test harness)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pytest
+
+from flows.deployments import (DATASET_UPDATED, DEPLOYMENT_NAMES, FILE_ARRIVED, build_deployments,
+                               evaluate_change_flow, ingest_file_flow)
+from orbit.settings import DEFAULT_PLAN, Home
+
+END = dt.date(2026, 9, 30)
+
+
+def _rows(path, sql: str, params=None) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def seeded(prefect_harness, default_plans, tmp_path_factory):
+    """A small organisation, ingested, evaluated and published; the frames it came from."""
+    from flows.run import run_flow
+    from orbit.generate import generate_org, write_org
+
+    home = Home(tmp_path_factory.mktemp("deployments") / "home").ensure()
+    frames = generate_org(employees=15, months=3, seed=11, end_date=END, plan=default_plans.base)
+    write_org(frames, home.landing, end_date=END)
+    run_flow(home, default_plans)
+    return home, frames
+
+
+def test_deployments_are_named_as_served(default_plans, tmp_path):
+    deployments = build_deployments(Home(tmp_path), default_plans, DEFAULT_PLAN)
+    assert tuple(f"{d.flow_name}/{d.name}" for d in deployments) == DEPLOYMENT_NAMES
+    for d in deployments:
+        assert d.parameters == {"orbit_home": str(tmp_path), "plan": str(DEFAULT_PLAN)}
+
+
+def test_nightly_runs_at_two_in_the_plans_timezone(default_plans, tmp_path):
+    from prefect.server.schemas.schedules import CronSchedule as ServerCron
+
+    nightly = build_deployments(Home(tmp_path), default_plans, DEFAULT_PLAN)[0]
+    (schedule,) = [s.schedule for s in nightly.schedules]
+    assert default_plans.base.timezone == "America/Bogota"
+    assert (schedule.cron, schedule.timezone) == ("0 2 * * *", "America/Bogota")
+    # what the server's scheduler will make of it, from an arbitrary instant
+    start = dt.datetime(2026, 3, 7, 8, 30, tzinfo=dt.timezone.utc)  # 03:30 in Bogota: today's 02:00 has passed
+    dates = asyncio.run(ServerCron(cron=schedule.cron, timezone=schedule.timezone).get_dates(n=3, start=start))
+    local = [d.astimezone(ZoneInfo("America/Bogota")) for d in dates]
+    assert [(d.date(), d.hour, d.minute) for d in local] == [
+        (dt.date(2026, 3, 8), 2, 0), (dt.date(2026, 3, 9), 2, 0), (dt.date(2026, 3, 10), 2, 0)]
+    assert dates[0] == dt.datetime(2026, 3, 8, 7, 0, tzinfo=dt.timezone.utc)
+
+
+def test_triggers_pass_the_event_payload_and_are_scoped_to_one_home(default_plans, tmp_path):
+    _, ingest, evaluate = build_deployments(Home(tmp_path), default_plans, DEFAULT_PLAN)
+    (on_arrival,), (on_update,) = ingest.triggers, evaluate.triggers
+    assert on_arrival.expect == {FILE_ARRIVED} and on_update.expect == {DATASET_UPDATED}
+    assert on_arrival.parameters == {"file": "{{ event.payload.file }}"}
+    assert on_update.parameters == {"periods": "{{ event.payload.periods }}"}
+    for trigger in (on_arrival, on_update):
+        assert trigger.match.model_dump() == {"orbit.home": str(tmp_path)}
+
+
+def test_an_arrived_file_is_ingested_alone_and_its_periods_reevaluated(seeded, default_plans):
+    from flows.common import touched_periods
+
+    home, frames = seeded
+    july = frames["activities"].filter(frames["activities"]["occurred_at"].str.starts_with("2026-07-15")).head(5)
+    assert july.height
+    for name, rows in (("one.csv", july), ("two.csv", july.head(1))):
+        rows.with_columns(event_id=rows["event_id"] + f"-{name}").write_csv(home.landing / "activities" / name)
+    runs_before = _rows(home.warehouse, "SELECT count(*) FROM runs")[0][0]
+
+    ingest_file_flow("activities/one.csv", str(home.root), str(DEFAULT_PLAN))
+    ledger = [f for (f,) in _rows(home.warehouse, "SELECT file FROM ingestion_log")]
+    assert "activities/one.csv" in ledger and "activities/two.csv" not in ledger
+    periods = touched_periods(home, default_plans, ["activities/one.csv"])["activities"]
+    assert "2026-Q3" in periods
+
+    evaluate_change_flow(str(home.root), str(DEFAULT_PLAN), periods)
+    assert _rows(home.warehouse, "SELECT count(*) FROM runs")[0][0] == runs_before + 1
+    assert _rows(home.published, "SELECT count(*) FROM ingestion_log WHERE file = 'activities/one.csv'") == [(1,)]
+
+    # the same periods again, from the same inputs: already published, nothing is recomputed
+    evaluate_change_flow(str(home.root), str(DEFAULT_PLAN), periods)
+    assert _rows(home.warehouse, "SELECT count(*) FROM runs")[0][0] == runs_before + 1
+
+
+def test_a_failed_run_is_recorded_and_the_last_good_snapshot_stays(seeded):
+    from orbit.status import render_status
+
+    home, _ = seeded
+    scores = "SELECT count(*), sum(hash(employee_id || period || composite_exact)) FROM employee_scores"
+    before = _rows(home.published, scores)
+    with pytest.raises(ValueError, match="2026-Q9"):
+        evaluate_change_flow(str(home.root), str(DEFAULT_PLAN), ["2026-Q9"])
+    failures = _rows(home.warehouse, "SELECT kind, flow_run_id, error_type, message, started_at <= failed_at "
+                                     "FROM run_failures")
+    assert len(failures) == 1
+    kind, flow_run_id, error_type, message, ordered = failures[0]
+    assert (kind, error_type, ordered) == ("evaluate", "ValueError", True)
+    assert flow_run_id and "2026-Q9" in message
+    assert _rows(home.published, "SELECT kind, flow_run_id, error_type FROM run_failures") == \
+        [(kind, flow_run_id, error_type)]
+    assert _rows(home.published, scores) == before
+    status = render_status(home)
+    section = status.split("Recent failures")[1]
+    assert "evaluate" in section and "ValueError" in section and "2026-Q9" in section
+
+
+def test_writers_take_turns(prefect_harness, tmp_path):
+    from prefect.concurrency.sync import concurrency
+
+    from flows.common import WRITER_LIMIT, writing_run
+
+    home = Home(tmp_path / "home")
+    holding, release = threading.Event(), threading.Event()
+
+    def first_writer():
+        with writing_run(home, "test"):
+            holding.set()
+            release.wait(60)
+
+    thread = threading.Thread(target=first_writer)
+    thread.start()
+    try:
+        assert holding.wait(60)
+        with pytest.raises(TimeoutError):
+            with concurrency(WRITER_LIMIT, occupy=1, timeout_seconds=3, strict=True):
+                pass
+    finally:
+        release.set()
+        thread.join(60)
+    with concurrency(WRITER_LIMIT, occupy=1, timeout_seconds=30, strict=True):
+        pass
