@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.common import content_hash, plan_bytes, run_logger
 from orbit.settings import Home
 from schemas.plan import PlanSet
-from transforms.evaluation import PeriodResult, evaluate_period, find_periods
+from transforms.evaluation import EVALUATION_COLUMNS, PeriodResult, evaluate_period, find_periods
 from transforms.periods import parse_period
 from transforms.quality import find_orphans
 from transforms.restatement import compare_figures, has_changes, restate_period
@@ -36,7 +36,7 @@ class EvaluationSummary:
 @task(retries=2, retry_delay_seconds=[1, 5], **_TASK)
 def load_inputs(home: Home):
     with open_warehouse(home.warehouse) as con:
-        return load_frames(con), input_hashes(con), latest_activity_at(con), closed_periods(con)
+        return load_frames(con, EVALUATION_COLUMNS), input_hashes(con), latest_activity_at(con), closed_periods(con)
 
 
 @task(**_TASK)

@@ -12,14 +12,21 @@ import polars as pl
 
 from schemas.plan import Plan
 from transforms.attribution import attribute_credits, build_touches
-from transforms.metrics import compute_actuals, resolve_targets
+from transforms.metrics import INPUT_SCHEMAS, compute_actuals, resolve_targets
 from transforms.periods import Period, in_period, local_date, periods_spanning
+from transforms.roster import INPUT_COLUMNS as ROSTER_COLUMNS
 from transforms.roster import resolve_roster
 from transforms.scoring import score_employees
 
 #: Timestamp columns whose periods make a period "have data".
 _EVENT_COLUMNS = {"activities": "occurred_at", "opportunities": "closed_at", "measurements": "measured_at",
                   "feedback": "responded_at"}
+
+#: The columns of each dataset that the evaluation reads: at scale, loading only these (not the whole
+#: contract) keeps the evaluation's memory down. Attribution reads a subset of the same.
+EVALUATION_COLUMNS: dict[str, tuple[str, ...]] = {
+    "employees": ROSTER_COLUMNS, **{name: tuple(schema) for name, schema in INPUT_SCHEMAS.items()},
+}
 
 
 @dataclass
@@ -39,9 +46,10 @@ def find_periods(frames: dict[str, pl.DataFrame], tz: str, kind: str) -> list[Pe
     for name, column in _EVENT_COLUMNS.items():
         frame = frames[name]
         if frame.height:
-            bounds = frame.select(local_date(frame, column, tz).min().alias("lo"),
-                                  local_date(frame, column, tz).max().alias("hi")).row(0)
-            days += [d for d in bounds if d is not None]
+            # the local date only grows with the instant: convert the two extremes, not every row
+            ends = frame.select(pl.col(column).min().alias("lo"), pl.col(column).max().alias("hi"))
+            days += [d for d in ends.select(local_date(ends, "lo", tz), local_date(ends, "hi", tz)).row(0)
+                     if d is not None]
     if not days:
         return []
     return periods_spanning(min(days), max(days), kind)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
 
 import polars as pl
 
@@ -44,16 +43,14 @@ Frame = pl.DataFrame | pl.LazyFrame
 # ---------------------------------------------------------------------------
 def metric_pairs(plan: Plan, roster: pl.DataFrame) -> pl.DataFrame:
     """(employee_id, department, role, metric, weight_order) for every metric of each employee's weight row."""
-    rows: list[tuple[Any, ...]] = []
-    for emp, dept, role in roster.select("employee_id", "department", "role").iter_rows():
-        for i, metric in enumerate(plan.weight_row(dept, role)):
-            rows.append((emp, dept, role, metric, i))
-    return pl.DataFrame(
-        rows,
-        schema={"employee_id": pl.Utf8, "department": pl.Utf8, "role": pl.Utf8, "metric": pl.Utf8,
-                "weight_order": pl.Int64},
-        orient="row",
-    )
+    emps = roster.select(pl.col("employee_id", "department", "role").cast(pl.Utf8)).with_row_index("_e")
+    rows = [(dept, role, metric, i)
+            for dept, role in emps.select("department", "role").unique(maintain_order=True).iter_rows()
+            for i, metric in enumerate(plan.weight_row(dept, role))]  # once per (department, role), not per employee
+    rows_frame = pl.DataFrame(rows, schema={"department": pl.Utf8, "role": pl.Utf8, "metric": pl.Utf8,
+                                            "weight_order": pl.Int64}, orient="row")
+    return (emps.join(rows_frame, on=["department", "role"], how="inner", nulls_equal=True)
+            .sort("_e", "weight_order").drop("_e"))
 
 
 def _lazy(frame: Frame | None, schema: dict[str, pl.DataType]) -> pl.LazyFrame:
@@ -84,6 +81,12 @@ _CREDITS = {"employee_id": pl.Utf8(), "credit": pl.Decimal(18, 2)}
 _TARGETS = {
     "period": pl.Utf8(), "department": pl.Utf8(), "metric": pl.Utf8(), "target": pl.Decimal(38, 9),
     "employee_id": pl.Utf8(),
+}
+#: The columns of each dataset that actuals and targets read (an optional one that a frame lacks is
+#: added as nulls, so a caller loading fewer columns than these would change results silently).
+INPUT_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "opportunities": _OPPORTUNITIES, "activities": _ACTIVITIES, "measurements": _MEASUREMENTS,
+    "feedback": _FEEDBACK, "targets": _TARGETS,
 }
 
 

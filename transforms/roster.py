@@ -30,6 +30,11 @@ ROSTER_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+#: The employees columns the roster reads (``effective_to`` and ``manager_id`` may be absent).
+INPUT_COLUMNS = ("employee_id", "full_name", "department", "role", "currency", "manager_id", "fte", "bonus_target",
+                 "effective_from", "effective_to")
+
+
 def resolve_roster(employees: pl.DataFrame | pl.LazyFrame, period: Period) -> pl.DataFrame:
     """One row per employee employed at least one day of ``period``.
 

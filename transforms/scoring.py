@@ -3,8 +3,13 @@
 Everything is computed with :class:`fractions.Fraction` (Decimal inputs convert exactly);
 display columns are Decimal(38,12) rounded half-up from the exact values, and the exact
 values are also carried as text ('p/q' or an integer) for exports. Money is Decimal,
-rounded half-up to cents once, at the end. Per-row Python is fine here: thousands of
-employees × a handful of metrics.
+rounded half-up to cents once, at the end.
+
+At scale (about 150,000 employee × metric rows a year for 10,000 employees) the exact
+arithmetic is the cost: :func:`score_employees` does the joins in polars and the Python
+arithmetic once per *distinct* (metric, actual, target) and (effective weight, achievement),
+and where a chain of operations allows, on plain integers normalised once (composite sum,
+curve interpolation, bonus product) instead of through a Fraction per step.
 """
 
 from __future__ import annotations
@@ -106,7 +111,11 @@ def round_half_up(value: Fraction, places: int) -> Decimal:
 
     Integer arithmetic only (``floor((2|p|·10^places + q) / 2q)``), no intermediate Fractions.
     """
-    num, den = value.numerator, value.denominator
+    return _round_ints(value.numerator, value.denominator, places)
+
+
+def _round_ints(num: int, den: int, places: int) -> Decimal:
+    """``num / den`` (den > 0) rounded half-up to ``places`` decimals."""
     n = (2 * abs(num) * 10**places + den) // (2 * den)
     return Decimal(f"{'-' if num < 0 and n else ''}{n}E-{places}")
 
@@ -158,18 +167,39 @@ def payout_multiplier(curve: Iterable[tuple[Number, Number]] | Iterable[Iterable
     two points with the same x make a step and the later one wins at that x; below the first point
     the first y applies, beyond the last point the last y (flat tails).
     """
-    # the key carries each value's type: equal values of different types may convert differently
-    xs, pts = _curve_points(tuple((type(x), x, type(y), y) for x, y in curve))  # type: ignore[misc]
     x = to_fraction(composite)
     assert x is not None
+    return _curve_value(_prepared_curve(curve), x)
+
+
+_Curve = tuple[tuple[Fraction, ...], tuple[tuple[Fraction, Fraction], ...]]  # xs, points (sorted by x)
+
+
+def _prepared_curve(curve: Iterable[tuple[Number, Number]] | Iterable[Iterable[Number]]) -> _Curve:
+    # the key carries each value's type: equal values of different types may convert differently
+    return _curve_points(tuple((type(x), x, type(y), y) for x, y in curve))  # type: ignore[misc]
+
+
+def _curve_value(curve: _Curve, x: Fraction) -> Fraction:
+    """The prepared curve at ``x``: the interpolation in integers, normalised once."""
+    xs, pts = curve
     i = bisect_right(xs, x) - 1  # last point with x_i <= x
     if i < 0:
-        return pts[0][1]  # type: ignore[return-value]
+        return pts[0][1]
     x0, y0 = pts[i]
     if x0 == x or i == len(pts) - 1:
-        return y0  # type: ignore[return-value]
+        return y0
     x1, y1 = pts[i + 1]
-    return y0 + (y1 - y0) * (x - x0) / (x1 - x0)  # type: ignore[operator]
+    # y0 + (y1 - y0)(x - x0) / (x1 - x0), over the common denominator of y0, y1, x, x0 and x1
+    dy_n = y1.numerator * y0.denominator - y0.numerator * y1.denominator  # (y1 - y0) * dy_d
+    dy_d = y0.denominator * y1.denominator
+    dx_n = x.numerator * x0.denominator - x0.numerator * x.denominator  # (x - x0) * dx_d
+    dx_d = x.denominator * x0.denominator
+    w_n = x1.numerator * x0.denominator - x0.numerator * x1.denominator  # (x1 - x0) * w_d
+    w_d = x1.denominator * x0.denominator
+    num = dy_n * dx_n * w_d
+    den = dy_d * dx_d * w_n
+    return Fraction(y0.numerator * den + num * y0.denominator, y0.denominator * den)
 
 
 @lru_cache(maxsize=64)
@@ -189,14 +219,62 @@ def compute_bonus(
     """bonus_target × period_share × fte_days / days_in_period × multiplier, rounded half-up to cents once."""
     if days_in_period <= 0:
         raise ValueError(f"days_in_period must be positive, got {days_in_period}")
-    exact = (
-        to_fraction(bonus_target)  # type: ignore[operator]
-        * to_fraction(period_share)
-        * to_fraction(fte_days)
-        / days_in_period
-        * to_fraction(multiplier)
-    )
-    return round_half_up(exact, 2)
+    num, den = 1, days_in_period
+    for factor in (bonus_target, period_share, fte_days, multiplier):
+        f = to_fraction(factor)
+        assert f is not None
+        num, den = num * f.numerator, den * f.denominator
+    return _round_ints(num, den, 2)  # one rounding of the exact product, no intermediate normalising
+
+
+# ---------------------------------------------------------------------------
+# pieces shared by one employee (score_one) and the frame (score_employees)
+# ---------------------------------------------------------------------------
+_WORDS = {NO_ACTUAL: "no actual", NO_TARGET: "no target", NO_ACTUAL_NO_TARGET: "no actual, no target"}
+
+
+def _judge(actual: Fraction | None, target: Fraction | None, direction: str, cap: Fraction
+           ) -> tuple[Fraction | None, str | None, bool]:
+    """(achievement or None, removal reason code or None, target given but not positive)."""
+    ach = compute_achievement(actual, target, direction, cap)
+    no_target = target is None or (direction == "higher" and target <= 0)
+    reason = None
+    if ach is None:
+        reason = NO_ACTUAL_NO_TARGET if actual is None and no_target else NO_ACTUAL if actual is None else NO_TARGET
+    return ach, reason, target is not None and no_target
+
+
+def _removal_text(metric: str, reason: str, target_not_positive: bool) -> str:
+    return f"{metric}: {_WORDS[reason]}" + (" (target <= 0)" if target_not_positive else "")
+
+
+def _effective_weights(weights: list[Fraction], included: list[bool]) -> tuple[list[Fraction], Fraction]:
+    """Each metric's weight renormalised over the included ones (0 when removed or nothing is left); the total."""
+    total = sum((w for w, inc in zip(weights, included) if inc), Fraction(0))
+    return [w / total if inc and total > 0 else Fraction(0) for w, inc in zip(weights, included)], total
+
+
+def _sum_exact(values: Iterable[Fraction]) -> Fraction:
+    """Σ values over their common denominator, normalised once."""
+    num, den = 0, 1
+    for v in values:
+        num, den = num * v.denominator + v.numerator * den, den * v.denominator
+    return Fraction(num, den)
+
+
+def _finish_employee(curve: _Curve, weighted: Iterable[Fraction], counted: bool, parts: list[str]
+                     ) -> tuple[Fraction, Fraction, bool, str | None]:
+    """(composite, multiplier, incomplete, reason) from the included metrics' weighted scores; ``counted``:
+    the included metrics' weights add up to more than 0; ``curve``: the plan's payout curve, prepared."""
+    incomplete = bool(parts)
+    if counted:
+        composite = _sum_exact(weighted)
+        multiplier = _curve_value(curve, composite)
+    else:  # every metric removed (or only zero-weight metrics left): nothing to pay on
+        composite, multiplier, incomplete = Fraction(0), Fraction(0), True
+        if not parts:
+            parts = ["no weighted metric left"]
+    return composite, multiplier, incomplete, ("; ".join(parts) or None)
 
 
 # ---------------------------------------------------------------------------
@@ -211,55 +289,62 @@ def score_one(
     """Score one employee's weight row. Returns (metric rows, composite, multiplier, incomplete, reason).
 
     Each metric row holds: metric, direction, actual, target, cap, achievement, weight,
-    effective_weight, weighted_score (Fractions or None), included, reason.
+    effective_weight, weighted_score (Fractions or None), included, reason. The definition that
+    :func:`score_employees` computes for a whole roster at once.
     """
     rows: list[dict[str, Any]] = []
     for metric, weight in weight_row.items():
-        spec = plan.metrics[metric]
+        direction = plan.metrics[metric].direction
         actual, target = actuals.get(metric), targets.get(metric)
         cap = to_fraction(plan.cap_for(metric))
-        ach = compute_achievement(actual, target, spec.direction, cap)  # type: ignore[arg-type]
-        no_target = target is None or (spec.direction == "higher" and target <= 0)
-        reason = None
-        if ach is None:
-            reason = NO_ACTUAL_NO_TARGET if actual is None and no_target else NO_ACTUAL if actual is None else NO_TARGET
+        assert cap is not None
+        ach, reason, not_positive = _judge(actual, target, direction, cap)
         rows.append({
-            "metric": metric, "direction": spec.direction, "actual": actual, "target": target, "cap": cap,
+            "metric": metric, "direction": direction, "actual": actual, "target": target, "cap": cap,
             "achievement": ach, "weight": to_fraction(weight), "included": ach is not None, "reason": reason,
-            "target_not_positive": target is not None and no_target,
+            "target_not_positive": not_positive,
         })
-    total = sum((r["weight"] for r in rows if r["included"]), Fraction(0))
-    composite = Fraction(0)
-    for r in rows:
-        if r["included"] and total > 0:
-            r["effective_weight"] = r["weight"] / total
-            r["weighted_score"] = r["effective_weight"] * r["achievement"]
-            composite += r["weighted_score"]
-        else:
-            r["effective_weight"] = Fraction(0)
-            r["weighted_score"] = Fraction(0) if r["included"] else None
-    removed = [r for r in rows if not r["included"]]
-    parts = []
-    for r in removed:
-        words = {NO_ACTUAL: "no actual", NO_TARGET: "no target", NO_ACTUAL_NO_TARGET: "no actual, no target"}[r["reason"]]
-        if r["target_not_positive"]:
-            words += " (target <= 0)"
-        parts.append(f"{r['metric']}: {words}")
+    effective, total = _effective_weights([r["weight"] for r in rows], [r["included"] for r in rows])
+    for r, ew in zip(rows, effective):
+        r["effective_weight"] = ew
+        r["weighted_score"] = ew * r["achievement"] if r["included"] else None
+    parts = [_removal_text(r["metric"], r["reason"], r["target_not_positive"]) for r in rows if not r["included"]]
     if not rows:
         parts.append("no weight row")
-    incomplete = bool(parts)
-    if total > 0:
-        multiplier = payout_multiplier(plan.payout_curve, composite)
-    else:  # every metric removed (or only zero-weight metrics left): nothing to pay on
-        composite, multiplier, incomplete = Fraction(0), Fraction(0), True
-        if not parts:
-            parts.append("no weighted metric left")
-    return rows, composite, multiplier, incomplete, ("; ".join(parts) or None)
+    composite, multiplier, incomplete, reason = _finish_employee(
+        _prepared_curve(plan.payout_curve), (r["weighted_score"] for r in rows if r["included"]), total > 0, parts)
+    return rows, composite, multiplier, incomplete, reason
 
 
 # ---------------------------------------------------------------------------
 # the frame-level entry point
 # ---------------------------------------------------------------------------
+def _last_per_pair(frame: pl.DataFrame, columns: dict[str, pl.DataType]) -> pl.DataFrame:
+    """(employee_id, metric) -> the given columns (null when absent); the last row of a repeated pair wins."""
+    have = set(frame.columns)
+    return frame.select(
+        "employee_id", "metric",
+        *(pl.col(c) if c in have else pl.lit(None, dtype=t).alias(c) for c, t in columns.items()),
+    ).unique(subset=["employee_id", "metric"], keep="last", maintain_order=True)
+
+
+def _keyed(frame: pl.DataFrame, keys: list[str], name: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``frame`` with an integer ``name`` numbering its distinct ``keys`` values, and those distinct values.
+
+    The exact (Python) arithmetic then runs once per distinct value, not once per row: at scale most
+    rows repeat an (actual, target) or (effective weight, achievement) pair."""
+    distinct = frame.select(keys).unique(maintain_order=True).with_row_index(name)
+    return frame.join(distinct, on=keys, how="left", nulls_equal=True, maintain_order="left"), distinct
+
+
+def _display_series(values: list[Fraction | None]) -> pl.Series:
+    return pl.Series([_display(v) for v in values], dtype=DISPLAY)
+
+
+def _text_series(values: list[Fraction | None]) -> pl.Series:
+    return pl.Series([exact_text(v) for v in values], dtype=pl.Utf8)
+
+
 def score_employees(
     plan: Plan, period: Period, roster: pl.DataFrame, actuals: pl.DataFrame, targets: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -269,67 +354,156 @@ def score_employees(
     ``weight`` is the plan weight, ``effective_weight`` the renormalised one (0 when removed),
     ``weighted_score`` = effective_weight × achievement (null when removed), so the composite is
     the sum of ``weighted_score``. scores: one row per employee (:data:`SCORES_SCHEMA`).
-    """
-    act: dict[tuple[str, str], tuple[Fraction | None, str | None]] = {}
-    for emp, metric, num, den, detail in actuals.select(
-        "employee_id", "metric", "actual_num", "actual_den", "detail"
-    ).iter_rows():
-        value = None
-        if num is not None and den is not None and den != 0:
-            value = to_fraction(num) / to_fraction(den)  # type: ignore[operator]
-        act[(emp, metric)] = (value, detail)
-    tgt: dict[tuple[str, str], tuple[Fraction | None, str | None]] = {}
-    has_source = "target_source" in targets.columns
-    for row in targets.iter_rows(named=True):
-        tgt[(row["employee_id"], row["metric"])] = (
-            to_fraction(row["target"]), row["target_source"] if has_source else None,
-        )
 
-    share = period.share
-    share_text = exact_text(share)
-    # built column by column (much cheaper than one dict per row)
-    matrix: dict[str, list[Any]] = {name: [] for name in MATRIX_SCHEMA}
-    scores: dict[str, list[Any]] = {name: [] for name in SCORES_SCHEMA}
-    none_pair = (None, None)
-    for emp in roster.sort("employee_id").iter_rows(named=True):
-        eid, dept, role = emp["employee_id"], emp["department"], emp["role"]
-        wrow = plan.weight_row(dept, role)
-        a_pairs = {m: act.get((eid, m), none_pair) for m in wrow}
-        t_pairs = {m: tgt.get((eid, m), none_pair) for m in wrow}
-        rows, composite, multiplier, incomplete, reason = score_one(
-            plan, wrow, {m: v[0] for m, v in a_pairs.items()}, {m: v[0] for m, v in t_pairs.items()})
-        for r in rows:
-            m = r["metric"]
-            for name, value in (
-                ("period", period.label), ("employee_id", eid), ("department", dept), ("role", role), ("metric", m),
-                ("direction", r["direction"]),
-                ("actual", _display(r["actual"])), ("target", _display(r["target"])),
-                ("achievement", _display(r["achievement"])), ("cap", _display(r["cap"])),
-                ("weight", _display(r["weight"])), ("effective_weight", _display(r["effective_weight"])),
-                ("weighted_score", _display(r["weighted_score"])),
-                ("included", r["included"]), ("reason", r["reason"]),
-                ("actual_exact", exact_text(r["actual"])), ("achievement_exact", exact_text(r["achievement"])),
-                ("effective_weight_exact", exact_text(r["effective_weight"])),
-                ("weighted_score_exact", exact_text(r["weighted_score"])),
-                ("detail", a_pairs[m][1]), ("target_source", t_pairs[m][1]),
-            ):
-                matrix[name].append(value)
-        days = int(emp["days_in_period"]) if emp.get("days_in_period") is not None else period.days
-        fte_days = emp["fte_days"]
-        bonus_target = emp["bonus_target"]
-        bonus = (
-            compute_bonus(bonus_target, share, fte_days, days, multiplier)
-            if bonus_target is not None and fte_days is not None
-            else None
-        )
-        for name, value in (
-            ("period", period.label), ("employee_id", eid), ("department", dept), ("role", role),
-            ("composite", _display(composite)), ("payout_multiplier", _display(multiplier)),
-            ("incomplete", incomplete), ("incomplete_reason", reason),
-            ("composite_exact", exact_text(composite)), ("multiplier_exact", exact_text(multiplier)),
-            ("bonus_target", bonus_target), ("fte_days", fte_days), ("days_in_period", days),
-            ("period_share", share_text), ("bonus_amount", bonus),
-            ("currency", emp.get("currency")), ("full_name", emp.get("full_name")),
-        ):
-            scores[name].append(value)
-    return pl.DataFrame(matrix, schema=MATRIX_SCHEMA), pl.DataFrame(scores, schema=SCORES_SCHEMA)
+    The same values as :func:`score_one` per employee, exactly. The joins are polars; the exact
+    arithmetic runs in Python once per distinct (metric, actual, target), (department, role,
+    metrics kept) and (effective weight, achievement), and once per employee for the composite,
+    multiplier and bonus.
+    """
+    emps = roster.sort("employee_id", maintain_order=True).with_row_index("_e")
+    ecols = set(emps.columns)
+    emps = emps.with_columns(pl.lit(None, dtype=t).alias(c) for c, t in
+                             (("days_in_period", pl.Int64()), ("currency", pl.Utf8()), ("full_name", pl.Utf8()))
+                             if c not in ecols)
+    cells, weights = _weight_cells(plan, emps, actuals, targets)
+    metrics = sorted(set(cells.get_column("metric").to_list()))
+    caps = {m: to_fraction(plan.cap_for(m)) for m in metrics}
+    directions = {m: plan.metrics[m].direction for m in metrics}
+    cells, achievements = _judge_cells(cells, directions, caps)  # type: ignore[arg-type]
+    cells, effective, counted = _renormalise_cells(cells, weights)
+    cells, scored = _weigh_cells(cells, effective, achievements)
+    matrix = cells.with_columns(
+        pl.lit(period.label).alias("period"),
+        pl.col("metric").replace_strict(directions, return_dtype=pl.Utf8).alias("direction"),
+        pl.col("metric").replace_strict({m: _display(c) for m, c in caps.items()}, return_dtype=DISPLAY).alias("cap"),
+        pl.col("_w").replace_strict(dict(enumerate(_display(w) for w in weights)), return_dtype=DISPLAY)
+        .alias("weight"),
+    )
+    scores = _score_employees(plan, period, emps, matrix, scored, counted)
+    return (matrix.select(list(MATRIX_SCHEMA)).cast(MATRIX_SCHEMA),  # type: ignore[arg-type]
+            scores.cast(SCORES_SCHEMA))  # type: ignore[arg-type]
+
+
+def _weight_cells(plan: Plan, emps: pl.DataFrame, actuals: pl.DataFrame, targets: pl.DataFrame
+                  ) -> tuple[pl.DataFrame, list[Fraction]]:
+    """One row per employee (``_e``) × metric of their weight row (``_o``: its order there; ``_w``: its weight,
+    an index into the returned list), with the actual and target; sorted by (_e, _o)."""
+    weights: list[Fraction] = []
+    rows = []
+    for dept, role in emps.select("department", "role").unique(maintain_order=True).iter_rows():
+        for order, (metric, weight) in enumerate(plan.weight_row(dept, role).items()):
+            rows.append((dept, role, metric, order, len(weights)))
+            weights.append(to_fraction(weight))  # type: ignore[arg-type]
+    skeleton = pl.DataFrame(rows, orient="row", schema={"department": pl.Utf8, "role": pl.Utf8, "metric": pl.Utf8,
+                                                        "_o": pl.Int64, "_w": pl.Int64})
+    cells = (
+        emps.select("_e", "employee_id", "department", "role")
+        .join(skeleton, on=["department", "role"], how="inner", nulls_equal=True)
+        .join(_last_per_pair(actuals, {"actual_num": pl.Decimal(38, 9), "actual_den": pl.Int64(), "detail": pl.Utf8()}),
+              on=["employee_id", "metric"], how="left")
+        .join(_last_per_pair(targets, {"target": pl.Decimal(38, 9), "target_source": pl.Utf8()}),
+              on=["employee_id", "metric"], how="left")
+        .sort("_e", "_o")
+    )
+    return cells, weights
+
+
+def _judge_cells(cells: pl.DataFrame, directions: dict[str, str], caps: dict[str, Fraction]
+                 ) -> tuple[pl.DataFrame, list[Fraction | None]]:
+    """Per distinct (metric, actual, target): the achievement, whether the metric counts and why not.
+    Adds actual, target, achievement (display), included, reason, ``_np`` (target not positive), the exact
+    texts, and ``_k`` indexing the returned achievements."""
+    cells, judged = _keyed(cells, ["metric", "actual_num", "actual_den", "target"], "_k")
+    acts, tgts, achs, reasons, not_pos = [], [], [], [], []
+    for _, metric, num, den, target in judged.iter_rows():
+        actual = None
+        if num is not None and den is not None and den != 0:
+            actual = to_fraction(num) / to_fraction(den)  # type: ignore[operator]
+        tgt = to_fraction(target)
+        ach, reason, np_ = _judge(actual, tgt, directions[metric], caps[metric])
+        acts.append(actual), tgts.append(tgt), achs.append(ach), reasons.append(reason), not_pos.append(np_)
+    judged = pl.DataFrame({
+        "_k": judged.get_column("_k"), "actual": _display_series(acts), "target": _display_series(tgts),
+        "achievement": _display_series(achs), "included": pl.Series([a is not None for a in achs], dtype=pl.Boolean),
+        "reason": pl.Series(reasons, dtype=pl.Utf8), "_np": pl.Series(not_pos, dtype=pl.Boolean),
+        "actual_exact": _text_series(acts), "achievement_exact": _text_series(achs),
+    })
+    return cells.join(judged, on="_k", how="left", maintain_order="left"), achs
+
+
+def _renormalise_cells(cells: pl.DataFrame, weights: list[Fraction]
+                       ) -> tuple[pl.DataFrame, list[Fraction], list[bool]]:
+    """Per distinct (department, role, metrics kept): the effective weights. Adds ``_p`` (that pattern: an
+    index into the returned flags "the kept weights add up to more than 0") and ``_ew`` (an index into the
+    returned effective weights)."""
+    kept = cells.group_by("_e").agg(
+        pl.col("included").sort_by("_o").cast(pl.Int8).cast(pl.Utf8).str.join("").alias("_kept"),
+        pl.col("_w").sort_by("_o").alias("_ws"))
+    cells = cells.join(kept, on="_e", how="left", maintain_order="left")
+    cells, patterns = _keyed(cells, ["department", "role", "_kept"], "_p")
+    patterns = patterns.join(cells.select("_p", "_ws").unique("_p"), on="_p", how="left", maintain_order="left")
+    effective: list[Fraction] = []
+    rows, counted = [], []
+    for p, _, _, pattern, ws in patterns.select("_p", "department", "role", "_kept", "_ws").iter_rows():
+        row, total = _effective_weights([weights[w] for w in ws], [c == "1" for c in pattern])
+        counted.append(total > 0)
+        for order, ew in enumerate(row):
+            rows.append((p, order, len(effective)))
+            effective.append(ew)
+    ews = pl.DataFrame(rows, orient="row", schema={"_p": pl.UInt32, "_o": pl.Int64, "_ew": pl.Int64})
+    return cells.drop("_ws").join(ews, on=["_p", "_o"], how="left", maintain_order="left"), effective, counted
+
+
+def _weigh_cells(cells: pl.DataFrame, effective: list[Fraction], achievements: list[Fraction | None]
+                 ) -> tuple[pl.DataFrame, list[Fraction | None]]:
+    """Per distinct (effective weight, achievement): the weighted score (None when the metric is removed).
+    Adds effective_weight, weighted_score (display and exact) and ``_s`` indexing the returned scores."""
+    cells, products = _keyed(cells.with_columns(_k=pl.when("included").then("_k")), ["_ew", "_k"], "_s")
+    scored = [None if k is None else effective[ew] * achievements[k]  # type: ignore[operator]
+              for _, ew, k in products.iter_rows()]
+    return cells.join(
+        pl.DataFrame({"_s": products.get_column("_s"), "weighted_score": _display_series(scored),
+                      "weighted_score_exact": _text_series(scored)}), on="_s", how="left", maintain_order="left",
+    ).join(
+        pl.DataFrame({"_ew": range(len(effective)), "effective_weight": _display_series(effective),
+                      "effective_weight_exact": _text_series(effective)}, schema_overrides={"_ew": pl.Int64}),
+        on="_ew", how="left", maintain_order="left",
+    ), scored
+
+
+def _score_employees(plan: Plan, period: Period, emps: pl.DataFrame, matrix: pl.DataFrame,
+                     scored: list[Fraction | None], counted: list[bool]) -> pl.DataFrame:
+    """Per employee: composite, multiplier and bonus (the only arithmetic done once per employee)."""
+    per_emp = matrix.group_by("_e").agg(
+        pl.col("_s").filter("included").alias("_scores"),
+        pl.col("_p").first(),
+        pl.struct("metric", "reason", "_np").filter(~pl.col("included")).alias("_removed"),
+    )
+    emps = emps.join(per_emp, on="_e", how="left", maintain_order="left")
+    share, curve = period.share, _prepared_curve(plan.payout_curve)
+    composites, multipliers, incompletes, why, bonuses = [], [], [], [], []
+    for p, s_ids, removed, bonus_target, fte_days, days in emps.select(
+        "_p", "_scores", "_removed", "bonus_target", "fte_days", "days_in_period"
+    ).iter_rows():
+        if p is None:  # no weight row
+            parts, counts, s_ids = ["no weight row"], False, []
+        else:
+            parts = [_removal_text(r["metric"], r["reason"], r["_np"]) for r in removed]
+            counts = counted[p]
+        composite, multiplier, incomplete, reason = _finish_employee(
+            curve, (scored[s] for s in s_ids), counts, parts)  # type: ignore[misc]
+        days = period.days if days is None else int(days)
+        bonus = (compute_bonus(bonus_target, share, fte_days, days, multiplier)
+                 if bonus_target is not None and fte_days is not None else None)
+        composites.append(composite), multipliers.append(multiplier), incompletes.append(incomplete)
+        why.append(reason), bonuses.append(bonus)
+    return emps.select(
+        pl.lit(period.label).alias("period"), "employee_id", "department", "role",
+        composite=_display_series(composites), payout_multiplier=_display_series(multipliers),
+        incomplete=pl.Series(incompletes, dtype=pl.Boolean), incomplete_reason=pl.Series(why, dtype=pl.Utf8),
+        composite_exact=_text_series(composites), multiplier_exact=_text_series(multipliers),
+        bonus_target=pl.col("bonus_target"), fte_days=pl.col("fte_days"),
+        days_in_period=pl.col("days_in_period").fill_null(period.days),
+        period_share=pl.lit(exact_text(share)), bonus_amount=pl.Series(bonuses, dtype=MONEY),
+        currency=pl.col("currency"), full_name=pl.col("full_name"),
+    )

@@ -51,6 +51,10 @@ def add_failure_to_snapshot(snapshot: Path, failure: RunFailure) -> bool:
         try:
             con.execute(RUN_FAILURES_DDL)  # a snapshot published before run_failures existed
             record_failure(con, failure)
+            if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'snapshot_info'"
+                           ).fetchall()[0][0]:  # keep the snapshot's own row counts true
+                con.execute("UPDATE snapshot_info SET rows = (SELECT count(*) FROM run_failures) "
+                            "WHERE table_name = 'run_failures'")
             con.execute("CHECKPOINT")
         finally:
             con.close()

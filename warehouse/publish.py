@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import duckdb
@@ -137,7 +138,7 @@ def _sql_text(value: object) -> str:
 
 def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path) -> dict[str, int]:
     """Write a fresh snapshot (and its Parquet copies) next to ``target`` and swap both in atomically.
-    Returns row counts."""
+    Returns row counts. ``con`` must not be in an open transaction: a second cursor reads the warehouse."""
     target.parent.mkdir(parents=True, exist_ok=True)
     generation = time.time_ns()
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -146,44 +147,27 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path) -> dict[str, 
     parquet = target.parent / f"{PARQUET_LINK}.{generation}"
     parquet.mkdir()
     main = con.execute("SELECT current_database()").fetchall()[0][0]
+    selects = {table: f'SELECT {"*" if columns == "*" else ", ".join(_quoted(c) for c in columns)} '
+                      f'FROM {_quoted(main)}.{_quoted(table)}' for table, (columns, _) in PUBLISHED_TABLES.items()}
     con.execute(f"ATTACH {_sql_text(tmp)} AS snap (STORAGE_VERSION '{STORAGE_VERSION}')")
-    counts: dict[str, int] = {}
     try:
-        dictionary = []
-        docs = _column_docs()
-        for table, (columns, doc) in PUBLISHED_TABLES.items():
-            cols = "*" if columns == "*" else ", ".join(f'"{c}"' for c in columns)
-            con.execute(f'CREATE TABLE snap."{table}" AS SELECT {cols} FROM "{main}"."{table}"')
-            counts[table] = con.execute(f'SELECT count(*) FROM snap."{table}"').fetchall()[0][0]
-            dictionary.append((table, None, "table", doc))
-        con.execute("USE snap")
+        # DuckDB writes a Parquet file on about one thread but fills a table on all of them: a second
+        # cursor writes the published tables' Parquet copies from the warehouse (the same SELECTs, so the
+        # same rows: this connection is the warehouse's only writer) while the snapshot's tables fill.
+        copier = con.cursor()
         try:
-            for view, (sql, doc) in VIEWS.items():
-                con.execute(f'CREATE VIEW "{view}" AS {sql}')
-                dictionary.append((view, None, "view", doc))
-            con.execute("CREATE TABLE snapshot_info (generation BIGINT, published_at TIMESTAMPTZ, "
-                        "table_name VARCHAR, rows BIGINT)")
-            published_at = dt.datetime.now(dt.timezone.utc)
-            con.executemany("INSERT INTO snapshot_info VALUES (?, ?, ?, ?)",
-                            [(generation, published_at, t, n) for t, n in counts.items()])
-            dictionary += [("snapshot_info", None, "table", "this snapshot: its generation, time and row counts"),
-                           ("data_dictionary", None, "table", "every table, view and column, described")]
-            cols = con.execute(
-                "SELECT table_name, column_name, data_type FROM information_schema.columns "
-                "WHERE table_catalog = 'snap' ORDER BY table_name, ordinal_position"
-            ).fetchall()
-            for table, column, dtype in cols:
-                if column in FORBIDDEN_COLUMNS:
-                    raise RuntimeError(f"refusing to publish {table}.{column}: compensation or raw data")
-                dictionary.append((table, column, dtype, docs.get((table, column)) or MART_COLUMN_DOCS.get(column, "")))
-            con.execute(
-                "CREATE TABLE data_dictionary (table_name VARCHAR, column_name VARCHAR, type VARCHAR, description VARCHAR)"
-            )
-            con.executemany("INSERT INTO data_dictionary VALUES (?, ?, ?, ?)", dictionary)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                copies = pool.submit(_write_parquet, copier, {t: f"({q})" for t, q in selects.items()}, parquet)
+                try:
+                    counts = _fill_snapshot(con, main, selects, generation)
+                except BaseException:
+                    copier.interrupt()
+                    wait([copies])  # its own error, if any, would only hide this one
+                    raise
+                copies.result()
         finally:
-            con.execute(f'USE "{main}"')
-        for table in [*PUBLISHED_TABLES, "snapshot_info", "data_dictionary"]:
-            con.execute(f'COPY snap."{table}" TO {_sql_text(parquet / f"{table}.parquet")} (FORMAT parquet)')
+            copier.close()
+        _write_parquet(con, {t: f"snap.{_quoted(t)}" for t in ("snapshot_info", "data_dictionary")}, parquet)
         con.execute("CHECKPOINT snap")
     except BaseException:
         shutil.rmtree(parquet, ignore_errors=True)
@@ -193,6 +177,56 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path) -> dict[str, 
     os.replace(tmp, target)
     _swap_link(target.parent / PARQUET_LINK, parquet)
     log.info("published %s and %s (%d tables, generation %d)", target, parquet, len(counts), generation)
+    return counts
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _write_parquet(con: duckdb.DuckDBPyConnection, sources: dict[str, str], folder: Path) -> None:
+    """``COPY source TO folder/<table>.parquet`` for each table -> source (a table, or a query in parentheses)."""
+    for table, source in sources.items():
+        con.execute(f"COPY {source} TO {_sql_text(folder / f'{table}.parquet')} (FORMAT parquet)")
+
+
+def _fill_snapshot(con: duckdb.DuckDBPyConnection, main: str, selects: dict[str, str], generation: int
+                   ) -> dict[str, int]:
+    """Fill the attached ``snap``: the published tables, the views, ``snapshot_info`` and ``data_dictionary``.
+    Returns the tables' row counts."""
+    counts: dict[str, int] = {}
+    dictionary = []
+    docs = _column_docs()
+    for table, (_, doc) in PUBLISHED_TABLES.items():
+        con.execute(f"CREATE TABLE snap.{_quoted(table)} AS {selects[table]}")
+        counts[table] = con.execute(f"SELECT count(*) FROM snap.{_quoted(table)}").fetchall()[0][0]
+        dictionary.append((table, None, "table", doc))
+    con.execute("USE snap")
+    try:
+        for view, (sql, doc) in VIEWS.items():
+            con.execute(f'CREATE VIEW "{view}" AS {sql}')
+            dictionary.append((view, None, "view", doc))
+        con.execute("CREATE TABLE snapshot_info (generation BIGINT, published_at TIMESTAMPTZ, "
+                    "table_name VARCHAR, rows BIGINT)")
+        published_at = dt.datetime.now(dt.timezone.utc)
+        con.executemany("INSERT INTO snapshot_info VALUES (?, ?, ?, ?)",
+                        [(generation, published_at, t, n) for t, n in counts.items()])
+        dictionary += [("snapshot_info", None, "table", "this snapshot: its generation, time and row counts"),
+                       ("data_dictionary", None, "table", "every table, view and column, described")]
+        cols = con.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_catalog = 'snap' ORDER BY table_name, ordinal_position"
+        ).fetchall()
+        for table, column, dtype in cols:
+            if column in FORBIDDEN_COLUMNS:
+                raise RuntimeError(f"refusing to publish {table}.{column}: compensation or raw data")
+            dictionary.append((table, column, dtype, docs.get((table, column)) or MART_COLUMN_DOCS.get(column, "")))
+        con.execute(
+            "CREATE TABLE data_dictionary (table_name VARCHAR, column_name VARCHAR, type VARCHAR, description VARCHAR)"
+        )
+        con.executemany("INSERT INTO data_dictionary VALUES (?, ?, ?, ?)", dictionary)
+    finally:
+        con.execute(f"USE {_quoted(main)}")
     return counts
 
 

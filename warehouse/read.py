@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import duckdb
 import polars as pl
 
@@ -10,13 +12,20 @@ from schemas.derive import polars_schema
 from warehouse.db import query_frame
 
 
-def load_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
-    """The current version of every row of every dataset, contract columns only."""
+def load_frames(con: duckdb.DuckDBPyConnection,
+                columns: Mapping[str, Sequence[str]] | None = None) -> dict[str, pl.DataFrame]:
+    """The current version of every row of every dataset: its contract columns, or only ``columns[name]``
+    (a subset of the contract's, in any order) where given."""
     frames = {}
     for name, ds in DATASETS.items():
-        schema = polars_schema(ds)
-        frame = query_frame(con, f"SELECT {', '.join(ds.column_names)} FROM {name}")
-        frames[name] = frame.cast(dict(schema)) if frame.height else pl.DataFrame(schema=schema)
+        wanted = list(columns[name]) if columns and name in columns else ds.column_names
+        unknown = sorted(set(wanted) - set(ds.column_names))
+        if unknown:
+            raise ValueError(f"{name} has no column(s) {', '.join(unknown)} in its contract")
+        contract = polars_schema(ds)
+        schema = {c: contract[c] for c in wanted}
+        frame = query_frame(con, f"SELECT {', '.join(wanted)} FROM {name}")
+        frames[name] = frame.cast(schema) if frame.height else pl.DataFrame(schema=schema)
     return frames
 
 

@@ -66,7 +66,7 @@ from polars.testing import assert_frame_equal
 
 from schemas.derive import polars_schema
 from schemas.plan import Plan
-from transforms.evaluation import evaluate_period
+from transforms.evaluation import EVALUATION_COLUMNS, evaluate_period
 from transforms.periods import parse_period
 
 D = Decimal
@@ -482,3 +482,11 @@ def test_shuffled_inputs_give_identical_results(seeds, values, quantities) -> No
         assert 0 <= c <= MAX_CAP, row["employee_id"]
         assert Fraction(row["multiplier_exact"]) >= 0
         assert row["bonus_amount"] is not None and row["bonus_amount"] >= 0, row["employee_id"]
+
+
+def test_the_columns_the_evaluation_loads_are_enough(result) -> None:
+    # the flow loads only EVALUATION_COLUMNS: the results must not depend on any other column
+    frames = {name: f.select(EVALUATION_COLUMNS[name]) for name, f in golden_frames().items()}
+    projected = evaluate_period(plan(), Q3, frames, AS_OF)
+    for attr in ("matrix", "scores", "credits", "department_values", "department_matrix"):
+        assert_frame_equal(getattr(projected, attr), getattr(result, attr))

@@ -367,3 +367,70 @@ def test_integer_actuals_are_accepted() -> None:
                                 targets(("c", "csat", "8"), ("c", "referrals", "3")))
     # csat 1 x 1/2 + referrals (3/2)/3 = 1/2 x 1/2 -> 3/4
     assert scores.row(0, named=True)["composite_exact"] == "3/4"
+
+
+# ---- the frame equals the per-employee definition --------------------------------------------------
+def reference_scores(plan, period, roster_frame, actuals_frame, targets_frame):
+    """score_employees' rows computed one employee at a time with score_one (the definition)."""
+    act = {(r["employee_id"], r["metric"]): r for r in actuals_frame.to_dicts()}  # the last repeated pair wins
+    tgt = {(r["employee_id"], r["metric"]): r for r in targets_frame.to_dicts()}
+    display = lambda v: None if v is None else round_half_up(v, 12)  # noqa: E731
+    matrix, scores = [], []
+    for emp in roster_frame.sort("employee_id").to_dicts():
+        eid = emp["employee_id"]
+        wrow = plan.weight_row(emp["department"], emp["role"])
+        a = {m: act.get((eid, m), {}) for m in wrow}
+        values = {m: (F(r["actual_num"]) / r["actual_den"] if r.get("actual_num") is not None and r.get("actual_den")
+                      else None) for m, r in a.items()}
+        targets_ = {m: None if tgt.get((eid, m), {}).get("target") is None else F(tgt[(eid, m)]["target"])
+                    for m in wrow}
+        rows, composite, multiplier, incomplete, reason = score_one(plan, wrow, values, targets_)
+        for r in rows:
+            matrix.append({
+                "employee_id": eid, "metric": r["metric"], "actual": display(r["actual"]),
+                "target": display(r["target"]), "achievement": display(r["achievement"]), "cap": display(r["cap"]),
+                "weight": display(r["weight"]), "effective_weight": display(r["effective_weight"]),
+                "weighted_score": display(r["weighted_score"]), "included": r["included"], "reason": r["reason"],
+                "actual_exact": exact_text(r["actual"]), "achievement_exact": exact_text(r["achievement"]),
+                "effective_weight_exact": exact_text(r["effective_weight"]),
+                "weighted_score_exact": exact_text(r["weighted_score"]), "detail": a[r["metric"]].get("detail"),
+                "target_source": tgt.get((eid, r["metric"]), {}).get("target_source"),
+            })
+        bonus = (compute_bonus(emp["bonus_target"], period.share, emp["fte_days"], emp["days_in_period"], multiplier)
+                 if emp["bonus_target"] is not None and emp["fte_days"] is not None else None)
+        scores.append({"employee_id": eid, "composite": display(composite), "payout_multiplier": display(multiplier),
+                       "incomplete": incomplete, "incomplete_reason": reason, "composite_exact": exact_text(composite),
+                       "multiplier_exact": exact_text(multiplier), "bonus_amount": bonus})
+    return matrix, scores
+
+
+decimals9 = st.decimals(min_value=-50, max_value=500, places=3, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def roster_case(draw):
+    ids = draw(st.lists(st.sampled_from([f"e{i}" for i in range(12)]), min_size=0, max_size=8, unique=True))
+    depts = ["sales", "finance", "customer_service", "legal"]
+    emps = [(e, draw(st.sampled_from(depts)), str(draw(st.sampled_from(["0", "1000.00", "1234.56"]))),
+             str(draw(st.integers(0, 90)))) for e in ids]
+    metrics = list(PLAN.metrics)
+    acts = [(draw(st.sampled_from(ids)), draw(st.sampled_from(metrics)), draw(st.none() | decimals9.map(str)),
+             draw(st.none() | st.integers(0, 7)))
+            for _ in range(draw(st.integers(0, 3 * len(ids))))] if ids else []
+    tgts = [(draw(st.sampled_from(ids)), draw(st.sampled_from(metrics)), draw(st.none() | decimals9.map(str)))
+            for _ in range(draw(st.integers(0, 3 * len(ids))))] if ids else []
+    return emps, acts, tgts
+
+
+@settings(max_examples=150, deadline=None)
+@given(roster_case())
+def test_score_employees_equals_score_one_per_employee(case) -> None:
+    emps, acts, tgts = case
+    r, a, t = roster(*emps), actuals(*acts), targets(*tgts)
+    matrix, scores = score_employees(PLAN, Q1, r, a, t)
+    want_matrix, want_scores = reference_scores(PLAN, Q1, r, a, t)
+    assert matrix.select(list(want_matrix[0]) if want_matrix else ["employee_id"]).to_dicts() == (
+        want_matrix if want_matrix else [])
+    assert scores.select(list(want_scores[0]) if want_scores else ["employee_id"]).to_dicts() == (
+        want_scores if want_scores else [])
+    assert matrix.get_column("period").unique().to_list() in ([], ["2026-Q1"])

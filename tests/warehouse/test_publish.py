@@ -65,6 +65,9 @@ def test_parquet_copies_match_the_snapshot_and_swap_atomically(warehouse, tmp_pa
             in_db = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
             in_parquet = con.execute("SELECT count(*) FROM read_parquet(?)", [str(link / f"{table}.parquet")]).fetchall()[0][0]
             assert in_db == in_parquet, table
+            for a, b in ((f'"{table}"', "read_parquet(?)"), ("read_parquet(?)", f'"{table}"')):  # same rows, both ways
+                assert con.execute(f"SELECT count(*) FROM (FROM {a} EXCEPT ALL FROM {b})",
+                                   [str(link / f"{table}.parquet")]).fetchall() == [(0,)], table
         assert con.execute("SELECT count(*) FROM read_parquet(?)", [str(link / "employee_scores.parquet")]).fetchall() == [(15,)]
         assert con.execute("SELECT count(*) FROM read_parquet(?)", [str(first / "employee_scores.parquet")]).fetchall() == [(10,)]
 
@@ -160,3 +163,16 @@ def test_a_reader_process_is_never_refused_and_always_consistent_through_20_publ
     assert len(result["generations"]) >= 5  # it did read through the publishes
     with duckdb.connect(str(target), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM employee_scores").fetchall() == [(70,)]
+
+
+def test_a_forbidden_column_stops_the_publish_and_leaves_the_last_snapshot(warehouse, tmp_path):
+    target = tmp_path / "published" / "analytics.duckdb"
+    with open_warehouse(warehouse) as con:
+        publish_snapshot(con, target)
+        before = (target.read_bytes(), (target.parent / PARQUET_LINK).resolve())
+        con.execute("ALTER TABLE runs ADD COLUMN bonus_amount DECIMAL(18, 2)")  # a published-whole table
+        with pytest.raises(RuntimeError, match="refusing to publish runs.bonus_amount"):
+            publish_snapshot(con, target)
+        assert con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = 'snap'").fetchall() == [(0,)]
+    assert (target.read_bytes(), (target.parent / PARQUET_LINK).resolve()) == before
+    assert [p.name for p in target.parent.glob(f"{PARQUET_LINK}.*")] == [before[1].name]  # the new folder is gone
