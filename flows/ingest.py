@@ -23,7 +23,7 @@ from schemas.contracts import DATASETS
 from schemas.plan import PlanSet
 from schemas.suites import build_suite
 from warehouse.db import open_warehouse, transaction
-from warehouse.load import LedgerEntry, ingested_hashes, load_file, log_entry, pending_moves
+from warehouse.load import LedgerEntry, cap_memory, ingested_hashes, load_file, log_entry, pending_moves
 
 # Task results may hold compensation data: never persisted, never cached.
 _TASK = dict(persist_result=False, cache_policy=NO_CACHE)
@@ -45,6 +45,7 @@ def ingest_file(home: Home, landed: LandedFile, sha: str, plans: PlanSet, now: d
     """Load one file in one warehouse transaction, or ledger it as rejected (naming where it will be moved)."""
     entry = LedgerEntry(landed.name, landed.dataset, sha, 0, 0, 0, 0, "rejected", None, landed.mtime)
     with open_warehouse(home.warehouse) as con:
+        cap_memory(con)
         try:
             if landed.dataset is None:
                 raise RejectedFile(landed.path, f"folder {landed.path.parent.name!r} is not a dataset; "

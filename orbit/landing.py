@@ -1,10 +1,10 @@
 """The landing zone: finding delivered files, hashing them, reading them as text.
 
-:func:`load_text` loads a delivered file into a DuckDB temporary table whose columns are
-the file's own columns, all VARCHAR, plus ``_line``: the physical line of the row in a
-CSV or JSON Lines file (blank lines and line breaks inside quoted values counted), the
-1-based record number in a Parquet file. One set of casting rules (derived from the
-contract) then applies to every format. A file that cannot be read at all raises
+:func:`load_rows` reads a delivered file as text — the file's own columns, all VARCHAR —
+shapes the rows in the same pass (the ingest casts them to the contract) and numbers them
+with ``_line``: the physical line of the row in a CSV or JSON Lines file (blank lines and
+line breaks inside quoted values counted), the 1-based record number in a Parquet file.
+One set of casting rules (derived from the contract) then applies to every format. A file that cannot be read at all raises
 :class:`RejectedFile` with a message naming the file, the line and the problem.
 
 CSV is read strictly by DuckDB (RFC 4180 quoting, every row with the header's number of
@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -94,7 +95,8 @@ def _scan(path: Path) -> int:
                 chunk = chunk[len(_BOM):]
             first = False
             try:
-                decoder.decode(chunk)
+                if not chunk.isascii() or decoder.getstate()[0]:  # ASCII is UTF-8: no need to decode it
+                    decoder.decode(chunk)
             except UnicodeDecodeError as e:
                 line = newlines + e.object[: e.start].count(b"\n") + 1
                 raise RejectedFile(path, f"not valid UTF-8 (byte 0x{e.object[e.start]:02x}); "
@@ -173,7 +175,32 @@ def _csv_lines(path: Path, rows: int) -> list[int]:
     return starts[1:]
 
 
-def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> list[str]:
+#: Builds the SELECT that shapes a file's text rows: (source relation, the file's column names) -> SQL.
+#: The source carries ``_n``, the record's number in the file (from 0); the SELECT must keep it.
+Shape = Callable[[str, list[str]], str]
+
+
+def _all_text(source: str, columns: list[str]) -> str:
+    return f"SELECT * FROM {source}"
+
+
+def _number(con: duckdb.DuckDBPyConnection, table: str, first_line: int, lines: list[int] | None = None) -> None:
+    """The view ``table``: ``_line`` and the rows of ``{table}_rows``. Record ``_n`` is on line
+    ``first_line + _n``, or on ``lines[_n]`` when given."""
+    rows = con.execute(f"SELECT count(*) FROM {table}_rows").fetchall()[0][0]
+    if lines is None or lines == list(range(first_line, first_line + rows)):
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT _n + {first_line} AS _line, * EXCLUDE (_n) "
+                    f"FROM {table}_rows")
+        return
+    con.register(f"{table}_numbers", pl.DataFrame({"_n": range(rows), "_line": lines},
+                                                  schema={"_n": pl.Int64, "_line": pl.Int64}))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_lines AS SELECT * FROM {table}_numbers")
+    con.unregister(f"{table}_numbers")
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW {table} AS
+                    SELECT l._line, r.* EXCLUDE (_n) FROM {table}_rows r JOIN {table}_lines l USING (_n)""")
+
+
+def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: Shape) -> list[str]:
     lines = _scan(path)
     with path.open(encoding="utf-8-sig", newline="") as fh:
         try:
@@ -183,29 +210,24 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> list[st
     _check_header(path, header)
     spec = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
     renamed = ", ".join(f"c{i} AS {_ident(c)}" for i, c in enumerate(header))
+    select = shape(f"{table}_text", header)
+    # Records are numbered while reading (a streaming row_number follows the file; the rowids of a table
+    # built in parallel do not always), in a light pass of its own: shaping then runs in parallel.
     try:
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {table}_rows AS SELECT {renamed} FROM read_csv({_literal(str(path))},
-                columns={{{spec}}}, header=true, auto_detect=false, strict_mode=true, null_padding=false,
-                delim=',', quote='"', escape='"', encoding='utf-8')"""
+            f"""CREATE OR REPLACE TEMP TABLE {table}_text AS SELECT row_number() OVER () - 1 AS _n, {renamed}
+                FROM read_csv({_literal(str(path))}, columns={{{spec}}}, header=true, auto_detect=false,
+                strict_mode=true, null_padding=false, delim=',', quote='"', escape='"', encoding='utf-8')"""
         )
-    except duckdb.Error as e:
+    except duckdb.InvalidInputException as e:
         raise _csv_error(path, e, lines) from None
-    rows, first, last = con.execute(f"SELECT count(*), min(rowid), max(rowid) FROM {table}_rows").fetchall()[0]
-    if rows and last - first + 1 == rows:  # rows in file order, numbered without gaps (the usual case)
-        number = f"rowid - {first}"
-    else:
-        number = "row_number() OVER (ORDER BY rowid) - 1"
-    if lines - 1 == rows:  # one physical line per record: record n (from 0) is on line n + 2
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT {number} + 2 AS _line, * FROM {table}_rows")
-    else:  # blank lines, or line breaks inside quoted values
-        con.register(f"{table}_numbers", pl.DataFrame({"n": range(rows), "_line": _csv_lines(path, rows)},
-                                                      schema={"n": pl.Int64, "_line": pl.Int64}))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_lines AS SELECT * FROM {table}_numbers")
-        con.unregister(f"{table}_numbers")
-        con.execute(f"""CREATE OR REPLACE TEMP VIEW {table} AS
-                        SELECT l._line, r.* EXCLUDE (n) FROM (SELECT {number} AS n, * FROM {table}_rows) r
-                        JOIN {table}_lines l USING (n)""")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_rows AS {select}")
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {table}_text")
+    rows = con.execute(f"SELECT count(*) FROM {table}_rows").fetchall()[0][0]
+    # one physical line per record: record n (from 0) is on line n + 2; else blank lines or quoted line breaks
+    _number(con, table, 2, None if lines - 1 == rows else _csv_lines(path, rows))
     return header
 
 
@@ -228,7 +250,7 @@ def _json_nested(value) -> str:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, str) or value is None else _json_text(value)
 
 
-def _load_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> list[str]:
+def _load_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: Shape) -> list[str]:
     _scan(path)
     columns: dict[str, list[str | None]] = {}
     numbers: list[int] = []
@@ -252,16 +274,17 @@ def _load_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> list[
                 values.append(_json_text(record.get(name)))
             numbers.append(number)
     _check_header(path, list(columns))
-    frame = pl.DataFrame({"_line": numbers, **columns},
-                         schema={"_line": pl.Int64, **{c: pl.Utf8 for c in columns}})
-    con.register(f"{table}_frame", frame)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_rows AS SELECT * FROM {table}_frame")
-    con.unregister(f"{table}_frame")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {table}_rows")
+    con.register(f"{table}_frame", pl.DataFrame({"_n": range(len(numbers)), **columns},
+                                                schema={"_n": pl.Int64, **{c: pl.Utf8 for c in columns}}))
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_rows AS {shape(f'{table}_frame', list(columns))}")
+    finally:
+        con.unregister(f"{table}_frame")
+    _number(con, table, 1, numbers)
     return list(columns)
 
 
-def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> list[str]:
+def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: Shape) -> list[str]:
     source = f"read_parquet({_literal(str(path))}, file_row_number=true)"
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
@@ -274,28 +297,30 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> lis
         nested = kind.endswith("]") or kind.startswith(("STRUCT", "MAP", "UNION"))
         return f"CAST({'to_json(' + _ident(name) + ')' if nested else _ident(name)} AS VARCHAR) AS {_ident(name)}"
 
+    select = shape(f"(SELECT file_row_number AS _n, {', '.join(text(n, k) for n, k in schema)} FROM {source})",
+                   [n for n, _ in schema])
     try:
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE {table}_rows AS
-                        SELECT file_row_number + 1 AS _line, {', '.join(text(n, k) for n, k in schema)} FROM {source}""")
-    except duckdb.Error as e:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_rows AS {select}")
+    except (duckdb.InvalidInputException, duckdb.IOException) as e:
         raise RejectedFile(path, f"unreadable Parquet: {str(e).splitlines()[0]}") from None
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {table}_rows")
+    _number(con, table, 1)
     return [n for n, _ in schema]
 
 
-def load_text(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> list[str]:
-    """Load a delivered file into the temporary view ``table``: its columns as VARCHAR and ``_line``.
-    Return the file's column names; raise :class:`RejectedFile` if it cannot be read.
-    :func:`drop_text` removes what it created."""
+def load_rows(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: Shape = _all_text) -> list[str]:
+    """Read a delivered file into the temporary view ``table``: ``_line`` and the rows of
+    ``shape(source, columns)`` over its text rows (every column VARCHAR; by default as they are),
+    in one pass. Return the file's column names; raise :class:`RejectedFile` if it cannot be read.
+    :func:`drop_rows` removes what it created."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise RejectedFile(path, f"unknown file type {path.suffix!r}; deliver .csv, .parquet or .jsonl")
     if os.path.getsize(path) == 0:
         raise RejectedFile(path, "the file is empty")
-    return {"csv": _load_csv, "jsonl": _load_jsonl, "parquet": _load_parquet}[fmt](con, path, table)
+    return {"csv": _load_csv, "jsonl": _load_jsonl, "parquet": _load_parquet}[fmt](con, path, table, shape)
 
 
-def drop_text(con: duckdb.DuckDBPyConnection, table: str) -> None:
+def drop_rows(con: duckdb.DuckDBPyConnection, table: str) -> None:
     con.execute(f"DROP VIEW IF EXISTS {table}")
     for name in (f"{table}_rows", f"{table}_lines"):
         con.execute(f"DROP TABLE IF EXISTS {name}")

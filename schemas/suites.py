@@ -161,18 +161,23 @@ def compile_expectation(exp) -> str:
     return f"coalesce({bad}, false)"
 
 
-def failures_sql(suite, table: str) -> str:
+def failing_sql(suite) -> str:
+    """A SQL predicate over a typed row that is true when it fails any expectation of ``suite``."""
+    return " OR ".join(compile_expectation(e) for e in suite.expectations) or "false"
+
+
+def failures_sql(suite, table: str, candidates: str | None = None) -> str:
     """SQL giving one row per failure of ``suite`` on ``table`` (typed, with ``_line``): _line, reason, column.
 
-    One pass over the table finds the rows that fail anything; each expectation is then
-    evaluated on those rows only."""
+    One pass over the table finds the rows that fail anything (or ``candidates``, a predicate
+    true on at least those rows); each expectation is then evaluated on those rows only."""
     checks = [(compile_expectation(e), (e.meta or {}).get("reason", "invalid_value"), e.column)
               for e in suite.expectations]
     parts = " UNION ALL ".join(
         f'SELECT _line, {_text(reason)} AS reason, {_text(column)} AS "column" FROM failing WHERE {bad}'
         for bad, reason, column in checks
     )
-    return f"WITH failing AS (SELECT * FROM {table} WHERE {' OR '.join(bad for bad, _, _ in checks)}) {parts}"
+    return f"WITH failing AS (SELECT * FROM {table} WHERE {candidates or failing_sql(suite)}) {parts}"
 
 
 def validate_rows(frame: pl.DataFrame, suite, engine: str = "duckdb") -> pl.DataFrame:

@@ -11,17 +11,32 @@ between is finished by the next run.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
 
-from orbit.landing import RejectedFile, drop_text, load_text
+from orbit.landing import RejectedFile, drop_rows, load_rows
 from schemas.contracts import DATASETS, Dataset
 from schemas.derive import key_expr_sql
-from transforms.ingest import bad_type_sql, check_columns, duplicates_sql, ident, quarantine_sql, typed_sql
-from schemas.suites import failures_sql
+from schemas.suites import failing_sql, failures_sql
+from transforms.ingest import (bad_type_sql, check_columns, duplicates_sql, ident, quarantine_sql, raw_json_sql,
+                              repeated_keys_sql, typed_sql)
 from warehouse.db import transaction
+
+
+#: DuckDB's memory cap on a connection that ingests, unless ORBIT_MEMORY_LIMIT sets one: the file's text and
+#: typed rows, the largest things a load holds, spill to disk beyond it. Measured on 5 M rows: the whole
+#: `orbit ingest` process tree (Prefect's server included) peaks at 2.2 GiB with 1.5 GB, under 2 GiB with
+#: 1 GB, for about 1 s more.
+INGEST_MEMORY_LIMIT = "1GB"
+
+
+def cap_memory(con: duckdb.DuckDBPyConnection) -> None:
+    """Apply INGEST_MEMORY_LIMIT to a connection opened to ingest (ORBIT_MEMORY_LIMIT, when set, wins)."""
+    if not os.environ.get("ORBIT_MEMORY_LIMIT"):
+        con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
 
 
 @dataclass(frozen=True)
@@ -56,15 +71,6 @@ def pending_moves(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple
     return {(f, s): (q, m) for f, s, q, m in rows}
 
 
-def _row_hash_sql(ds: Dataset) -> str:
-    """A stable content hash of a row (timestamps as epoch microseconds: formatting them is slow)."""
-    def text(c: str) -> str:
-        value = f"epoch_us({c})" if c != "extra" and ds.column(c).type == "timestamp" else c
-        return f"coalesce(CAST({value} AS VARCHAR), '\u2400')"
-
-    return f"md5_number(concat_ws(chr(31), {', '.join(text(c) for c in ds.column_names + ['extra'])}))"
-
-
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return con.execute(sql).fetchall()[0][0]
 
@@ -93,41 +99,63 @@ def load_file(con: duckdb.DuckDBPyConnection, entry: LedgerEntry, path: Path, su
     """
     ds = DATASETS[entry.dataset]
     now = dt.datetime.now(dt.timezone.utc)
-    with transaction(con):
-        columns = load_text(con, path, "_raw")
+
+    def typed(source: str, columns: list[str]) -> str:
         missing, extra = check_columns(columns, ds)
         if missing:
             hint = f" (unknown columns present: {', '.join(extra)} — renamed?)" if extra else ""
             raise RejectedFile(path, f"missing required column(s) {', '.join(missing)}{hint}", 1)
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE _typed AS SELECT *, {_row_hash_sql(ds)} AS _row_hash,
-                        {key_expr_sql(ds)} AS _key FROM ({typed_sql(ds, columns, tz, '_raw')})""")
+        return typed_sql(ds, columns, tz, source, suspect=failing_sql(suite))
+
+    with transaction(con):
+        columns = load_rows(con, path, "_typed", typed)  # read, cast, check, hash: one pass over the file
+        _, extra = check_columns(columns, ds)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _problems AS {bad_type_sql('_typed')}")
-        con.execute(f"INSERT INTO _problems {failures_sql(suite, '_typed')}")
-        con.execute("""CREATE OR REPLACE TEMP VIEW _valid AS SELECT * FROM _typed t
-                       WHERE NOT EXISTS (SELECT 1 FROM _problems p WHERE p._line = t._line)""")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _repeats AS {duplicates_sql(ds, '_valid')}")
+        con.execute(f"INSERT INTO _problems {failures_sql(suite, '_typed', candidates='_raw IS NOT NULL')}")
+        con.execute("""CREATE OR REPLACE TEMP VIEW _valid AS
+                       SELECT * FROM _typed WHERE _line NOT IN (SELECT _line FROM _problems)""")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _repeated AS {repeated_keys_sql(ds, '_typed_rows')}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _repeats AS {duplicates_sql(ds, '_repeated', '_valid')}")
         con.execute("INSERT INTO _problems SELECT * FROM _repeats WHERE reason = 'duplicate_key_conflict'")
         in_file_duplicates = _count(con, "SELECT count(*) FROM _repeats WHERE reason = 'duplicate'")
+        _quarantine_raws(con, path, columns)
         quarantined = con.execute(
             f"""INSERT INTO quarantine SELECT ?, ?, ?, _line, reason, details, raw, ?
-                FROM ({quarantine_sql('_problems', '_raw', columns)})""",
+                FROM ({quarantine_sql('_problems', '_raws')})""",
             [ds.name, entry.file, entry.sha256, now],
         ).fetchall()[0][0]
-        con.execute("""CREATE OR REPLACE TEMP VIEW _incoming AS SELECT * FROM _valid v
-                       WHERE NOT EXISTS (SELECT 1 FROM _repeats r WHERE r._line = v._line)""")
+        con.execute("""CREATE OR REPLACE TEMP TABLE _excluded AS
+                       SELECT _line FROM _problems UNION SELECT _line FROM _repeats""")
+        con.execute("CREATE OR REPLACE TEMP VIEW _incoming AS SELECT * FROM _typed ANTI JOIN _excluded USING (_line)")
         loaded, duplicates_of_loaded = _upsert(con, ds, entry.file, entry.sha256, now)
         final = replace(
-            entry, rows_read=_count(con, "SELECT count(*) FROM _raw"), rows_loaded=loaded,
+            entry, rows_read=_count(con, "SELECT count(*) FROM _typed_rows"), rows_loaded=loaded,
             rows_quarantined=quarantined, rows_duplicate=in_file_duplicates + duplicates_of_loaded,
             status="loaded", message=f"extra columns kept in `extra`: {', '.join(extra)}" if extra else None,
         )
         log_entry(con, final, now)
     for name in ("_incoming", "_valid"):
         con.execute(f"DROP VIEW IF EXISTS {name}")
-    for name in ("_repeats", "_problems", "_typed"):
+    for name in ("_excluded", "_raws", "_repeats", "_repeated", "_problems"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
-    drop_text(con, "_raw")
+    drop_rows(con, "_typed")
     return final
+
+
+def _quarantine_raws(con: duckdb.DuckDBPyConnection, path: Path, columns: list[str]) -> None:
+    """The table _raws (_line, raw) of the file's quarantined lines: kept by the pass that cast them when a
+    value did not parse or broke the suite; a row quarantined only for a key conflict within the file
+    has passed every row check, so the file is read again (as text) for it, which happens rarely."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE _raws AS SELECT _line, _raw AS raw FROM _typed
+                   WHERE _raw IS NOT NULL AND _line IN (SELECT _line FROM _problems)""")
+    if not _count(con, "SELECT count(*) FROM _problems WHERE _line NOT IN (SELECT _line FROM _raws)"):
+        return
+    load_rows(con, path, "_text")
+    try:
+        con.execute(f"""INSERT INTO _raws SELECT _line, {raw_json_sql(columns)} FROM _text
+                        WHERE _line IN (SELECT _line FROM _problems) AND _line NOT IN (SELECT _line FROM _raws)""")
+    finally:
+        drop_rows(con, "_text")
 
 
 def _upsert(con: duckdb.DuckDBPyConnection, ds: Dataset, file: str, sha: str, now: dt.datetime) -> tuple[int, int]:
@@ -138,7 +166,8 @@ def _upsert(con: duckdb.DuckDBPyConnection, ds: Dataset, file: str, sha: str, no
                  SELECT {cols}, ?, _line, ?, _row_hash, extra, ? FROM {{source}}"""
     if _count(con, f"SELECT count(*) FROM (SELECT 1 FROM {ds.name} LIMIT 1)") == 0:  # nothing to replace
         return con.execute(insert.format(source="_incoming"), [file, sha, now]).fetchall()[0][0], 0
-    con.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _incoming")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _stage AS
+                    SELECT {cols}, _line, _row_hash, {key_expr_sql(ds)} AS _key, extra FROM _incoming""")
     key_cur = key_expr_sql(ds, "c")
     duplicates = _count(
         con, f"SELECT count(*) FROM _stage s JOIN {ds.name} c ON {key_cur} = s._key AND c._row_hash = s._row_hash")

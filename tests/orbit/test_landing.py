@@ -1,7 +1,7 @@
 import duckdb
 import pytest
 
-from orbit.landing import RejectedFile, list_landed, load_text, move_rejected, rejected_target
+from orbit.landing import RejectedFile, list_landed, load_rows, move_rejected, rejected_target
 from warehouse.db import query_frame
 
 CSV = "event_id,occurred_at,amount\nA1,2026-01-01T10:00:00Z,1.50\nA2,2026-01-02,\n"
@@ -9,7 +9,7 @@ CSV = "event_id,occurred_at,amount\nA1,2026-01-01T10:00:00Z,1.50\nA2,2026-01-02,
 
 def _read(path):
     con = duckdb.connect()
-    columns = load_text(con, path, "_raw")
+    columns = load_rows(con, path, "_raw")
     return columns, query_frame(con, "SELECT * FROM _raw ORDER BY _line")
 
 

@@ -16,8 +16,9 @@ def _typed(name, rows, tz="UTC"):
     raw = pl.DataFrame(rows, schema={k: pl.Utf8 for k in rows[0]}).with_row_index("_line", offset=2)
     con = duckdb.connect()
     con.register("_raw", raw.with_columns(pl.col("_line").cast(pl.Int64)))
-    sql = typed_sql(DATASETS[name], list(rows[0]), tz, "_raw")
-    return query_frame(con, f"SELECT * EXCLUDE (_bad_type) FROM ({sql}) ORDER BY _line")
+    con.execute(f"CREATE TABLE t AS {typed_sql(DATASETS[name], list(rows[0]), tz, '(SELECT _line - 2 AS _n, * EXCLUDE (_line) FROM _raw)')}")
+    columns = ", ".join(f'"{c}"' for c in DATASETS[name].column_names)
+    return query_frame(con, f"SELECT _n + 2 AS _line, {columns} FROM t ORDER BY _line")
 
 
 def test_suite_is_generated_from_the_contract():

@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 from decimal import Decimal
 
 import duckdb
@@ -7,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.contracts import DATASETS
-from transforms.ingest import bad_type_sql, check_columns, duplicates_sql, quarantine_sql, typed_sql
+from transforms.ingest import (bad_type_sql, check_columns, duplicates_sql, quarantine_sql, repeated_keys_sql,
+                              typed_sql)
 from warehouse.db import query_frame
 
 OPPS = DATASETS["opportunities"]
@@ -26,11 +28,18 @@ def _con(raw: pl.DataFrame) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _typed(con: duckdb.DuckDBPyConnection, raw: pl.DataFrame, ds=OPPS, tz="UTC") -> None:
+    """The view _typed: ``raw``'s rows through the SQL the ingest runs, numbered as landing numbers them."""
+    source = "(SELECT _line - 2 AS _n, * EXCLUDE (_line) FROM _raw)"
+    con.execute(f"CREATE TABLE _typed_rows AS {typed_sql(ds, [c for c in raw.columns if c != '_line'], tz, source)}")
+    con.execute("CREATE VIEW _typed AS SELECT _n + 2 AS _line, * FROM _typed_rows")
+
+
 def cast_rows(raw: pl.DataFrame, ds=OPPS, tz="UTC") -> tuple[pl.DataFrame, pl.DataFrame]:
     """(typed rows, bad_type problems) through the SQL the ingest runs."""
     con = _con(raw)
-    con.execute(f"CREATE TABLE _typed AS {typed_sql(ds, [c for c in raw.columns if c != '_line'], tz, '_raw')}")
-    typed = query_frame(con, "SELECT * EXCLUDE (_bad_type) FROM _typed ORDER BY _line")
+    _typed(con, raw, ds, tz)
+    typed = query_frame(con, f"SELECT _line, {', '.join(ds.column_names)}, extra FROM _typed ORDER BY _line")
     problems = query_frame(con, f'SELECT * FROM ({bad_type_sql("_typed")}) ORDER BY _line, "column"')
     return typed, problems
 
@@ -92,14 +101,12 @@ def test_blank_optional_values_are_null_not_errors():
 
 def split_duplicates(raw: pl.DataFrame) -> tuple[list[str], list[int], int]:
     """(kept keys, conflicting lines, exact duplicates) through the SQL the ingest runs."""
-    from warehouse.load import _row_hash_sql
-    from schemas.derive import key_expr_sql
-
     con = _con(raw)
-    con.execute(f"""CREATE TABLE t AS SELECT *, {_row_hash_sql(OPPS)} AS _row_hash, {key_expr_sql(OPPS)} AS _key
-                    FROM ({typed_sql(OPPS, [c for c in raw.columns if c != '_line'], 'UTC', '_raw')})""")
-    con.execute(f"CREATE TABLE r AS {duplicates_sql(OPPS, 't')}")
-    kept = [k for (k,) in con.execute("SELECT opportunity_id FROM t ANTI JOIN r USING (_line) ORDER BY _line").fetchall()]
+    _typed(con, raw)
+    con.execute(f"CREATE TABLE k AS {repeated_keys_sql(OPPS, '_typed')}")
+    con.execute(f"CREATE TABLE r AS {duplicates_sql(OPPS, 'k', '_typed')}")
+    kept = [k for (k,) in con.execute(
+        "SELECT opportunity_id FROM _typed ANTI JOIN r USING (_line) ORDER BY _line").fetchall()]
     conflicts = [n for (n,) in con.execute(
         "SELECT _line FROM r WHERE reason = 'duplicate_key_conflict' ORDER BY 1").fetchall()]
     duplicates = con.execute("SELECT count(*) FROM r WHERE reason = 'duplicate'").fetchall()[0][0]
@@ -127,12 +134,25 @@ def test_split_duplicates_accounts_for_every_row(rows):
 
 
 def test_quarantine_one_row_per_line_with_primary_reason():
-    con = _con(_raw([_opp(opportunity_id="", amount="x"), _opp(opportunity_id="O2")]))
+    raw = _raw([_opp(opportunity_id="", amount=" x"), _opp(opportunity_id="O2")])
+    con = _con(raw)
+    _typed(con, raw)
     con.register("problems", pl.DataFrame({"_line": [2, 2, 2, 2], "reason": ["bad_type", "missing_value", "null_key",
                                                                              "invalid_value"],
                                            "column": ["amount", "amount", "opportunity_id", "stage"]}))
-    q = query_frame(con, quarantine_sql("problems", "_raw", list(_opp())))
+    q = query_frame(con, quarantine_sql("problems", "(SELECT _line, _raw AS raw FROM _typed)"))
     assert q.height == 1
     assert q["reason"][0] == "null_key"
     assert q["details"][0] == "opportunity_id: null_key; amount: bad_type; stage: invalid_value"
-    assert '"amount":"x"' in q["raw"][0] and '"opportunity_id":""' in q["raw"][0]
+    assert '"amount":" x"' in q["raw"][0] and '"opportunity_id":""' in q["raw"][0]  # the text as delivered
+
+
+def test_delivered_text_is_kept_only_for_rows_that_need_it():
+    raw = _raw([_opp(amount=" 1.5 "), _opp(opportunity_id="O2", amount="x"), _opp(opportunity_id="O3", stage="maybe")])
+    con = _con(raw)
+    source = "(SELECT _line - 2 AS _n, * EXCLUDE (_line) FROM _raw)"
+    con.execute("CREATE TABLE t AS " + typed_sql(OPPS, list(_opp()), "UTC", source, suspect="stage = 'maybe'"))
+    raws = [r for (r,) in con.execute("SELECT _raw FROM t ORDER BY _n").fetchall()]
+    assert raws[0] is None  # a good row: no copy of its text
+    assert json.loads(raws[1]) == _opp(opportunity_id="O2", amount="x")  # a value did not parse
+    assert json.loads(raws[2]) == _opp(opportunity_id="O3", stage="maybe")  # the suspect predicate holds
