@@ -23,6 +23,7 @@ def run_demo(home: Home, plans: PlanSet, *, employees: int, months: int, seed: i
     from flows.export import export_bonus_flow
     from flows.run import run_flow
     from orbit.generate import default_end_date, generate_org, write_org
+    from orbit.report import default_report_path, write_report
 
     end = end_date or default_end_date(dt.date.today())
     frames = generate_org(employees=employees, months=months, seed=seed, end_date=end, plan=plans.base,
@@ -31,10 +32,11 @@ def run_demo(home: Home, plans: PlanSet, *, employees: int, months: int, seed: i
     result = run_flow(home, plans)
     period = last_complete_period(end, plans.base.period).label
     export = export_bonus_flow(home, period, "csv", None, True)
-    return summarize(home, period, export)
+    report = write_report(home.published, period, default_report_path(home, period))
+    return summarize(home, period, export, report)
 
 
-def summarize(home: Home, period: str, export) -> str:
+def summarize(home: Home, period: str, export, report) -> str:
     con = duckdb.connect(str(home.published), read_only=True)
     try:
         lines = [f"Orbit demo — {home.root}", "", "Ingested (rows read = loaded + quarantined + duplicate):"]
@@ -71,6 +73,7 @@ def summarize(home: Home, period: str, export) -> str:
             f"  warehouse (pipeline only):  {home.warehouse}",
             f"  analyst snapshot:           {home.published}",
             f"  draft bonus export:         {export}",
+            f"  HTML report (open offline): {report}",
             "  query the snapshot:",
             f"    .venv/bin/python -c \"import duckdb; print(duckdb.connect('{home.published}', read_only=True)"
             ".sql('FROM scores_by_department'))\"",
