@@ -52,13 +52,13 @@ def _work(csv: Path, workdir: Path) -> dict[str, float]:
     from orbit.landing import sha256_of
     from schemas.contracts import DATASETS
     from schemas.plan import PlanSet
-    from schemas.suites import build_suite
+    from schemas.suites import suite_rules
     from warehouse.db import open_warehouse
     from warehouse.load import LedgerEntry, cap_memory, load_file
 
     plans = PlanSet.load(DEFAULT_PLAN)
     now = dt.datetime.now(dt.timezone.utc)
-    suite = build_suite(DATASETS["activities"], departments=plans.departments, currency=plans.base.currency, now=now)
+    rules = suite_rules(DATASETS["activities"], departments=plans.departments, currency=plans.base.currency, now=now)
     times = {}
     t, c = time.perf_counter(), _cpu()
     sha = sha256_of(csv)
@@ -67,7 +67,7 @@ def _work(csv: Path, workdir: Path) -> dict[str, float]:
     with open_warehouse(workdir / "work.duckdb") as con:
         cap_memory(con)  # as the flow does
         entry = LedgerEntry(f"activities/{csv.name}", "activities", sha, 0, 0, 0, 0, "loaded", None, now)
-        entry = load_file(con, entry, csv, suite, plans.base.timezone)
+        entry = load_file(con, entry, csv, rules, plans.base.timezone)
     times["read+cast+validate+dedupe+load"] = time.perf_counter() - t2
     times["total"] = time.perf_counter() - t
     times["cpu"] = _cpu() - c

@@ -21,7 +21,7 @@ from orbit.landing import LandedFile, RejectedFile, list_landed, move_rejected, 
 from orbit.settings import Home
 from schemas.contracts import DATASETS
 from schemas.plan import PlanSet
-from schemas.suites import build_suite
+from schemas.suites import suite_rules
 from warehouse.db import open_warehouse, transaction
 from warehouse.load import LedgerEntry, cap_memory, ingested_hashes, load_file, log_entry, pending_moves
 
@@ -51,9 +51,9 @@ def ingest_file(home: Home, landed: LandedFile, sha: str, plans: PlanSet, now: d
                 raise RejectedFile(landed.path, f"folder {landed.path.parent.name!r} is not a dataset; "
                                                 f"use one of {', '.join(DATASETS)}")
             base = plans.base
-            suite = build_suite(DATASETS[landed.dataset], departments=plans.departments, currency=base.currency,
+            rules = suite_rules(DATASETS[landed.dataset], departments=plans.departments, currency=base.currency,
                                 now=now)
-            return load_file(con, entry, landed.path, suite, base.timezone)
+            return load_file(con, entry, landed.path, rules, base.timezone)
         except RejectedFile as e:
             target = rejected_target(home.quarantine, landed.path).relative_to(home.root)
             rejected = LedgerEntry(**{**entry.__dict__, "message": f"{e} (moved to {target})",

@@ -88,9 +88,9 @@ def log_entry(con: duckdb.DuckDBPyConnection, entry: LedgerEntry, now: dt.dateti
     return entry
 
 
-def load_file(con: duckdb.DuckDBPyConnection, entry: LedgerEntry, path: Path, suite, tz: str) -> LedgerEntry:
+def load_file(con: duckdb.DuckDBPyConnection, entry: LedgerEntry, path: Path, rules, tz: str) -> LedgerEntry:
     """Ingest one delivered file atomically: read it, cast it to the contract (text without an offset
-    read in ``tz``), validate it with ``suite``, quarantine bad rows with reasons, resolve keys repeated
+    read in ``tz``), validate it with the suite's ``rules`` (:func:`schemas.suites.suite_rules`), quarantine bad rows with reasons, resolve keys repeated
     within it, upsert the good rows (newest delivery wins, replaced versions go to history) and write
     its ledger row. Raises :class:`RejectedFile` (nothing written) if the file cannot be ingested.
 
@@ -105,13 +105,13 @@ def load_file(con: duckdb.DuckDBPyConnection, entry: LedgerEntry, path: Path, su
         if missing:
             hint = f" (unknown columns present: {', '.join(extra)} — renamed?)" if extra else ""
             raise RejectedFile(path, f"missing required column(s) {', '.join(missing)}{hint}", 1)
-        return typed_sql(ds, columns, tz, source, suspect=failing_sql(suite))
+        return typed_sql(ds, columns, tz, source, suspect=failing_sql(rules))
 
     with transaction(con):
         columns = load_rows(con, path, "_typed", typed)  # read, cast, check, hash: one pass over the file
         _, extra = check_columns(columns, ds)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _problems AS {bad_type_sql('_typed')}")
-        con.execute(f"INSERT INTO _problems {failures_sql(suite, '_typed', candidates='_raw IS NOT NULL')}")
+        con.execute(f"INSERT INTO _problems {failures_sql(rules, '_typed', candidates='_raw IS NOT NULL')}")
         con.execute("""CREATE OR REPLACE TEMP VIEW _valid AS
                        SELECT * FROM _typed WHERE _line NOT IN (SELECT _line FROM _problems)""")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _repeated AS {repeated_keys_sql(ds, '_typed_rows')}")

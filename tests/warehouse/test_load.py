@@ -6,7 +6,7 @@ import pytest
 
 from orbit.landing import RejectedFile
 from schemas.contracts import DATASETS
-from schemas.suites import build_suite
+from schemas.suites import suite_rules
 from warehouse.db import open_warehouse
 from warehouse.load import LedgerEntry, ingested_hashes, load_file, log_entry, pending_moves
 
@@ -22,9 +22,9 @@ def _file(tmp_path, name, *specs):
 
 
 def _load(con, path, sha):
-    suite = build_suite(DATASETS["opportunities"], departments=["sales"], currency="EUR", now=T0)
+    rules = suite_rules(DATASETS["opportunities"], departments=["sales"], currency="EUR", now=T0)
     entry = LedgerEntry(path.name, "opportunities", sha, 0, 0, 0, 0, "loaded", None, T0)
-    return load_file(con, entry, path, suite, "UTC")
+    return load_file(con, entry, path, rules, "UTC")
 
 
 def test_newest_delivery_wins_old_version_goes_to_history(tmp_path):
