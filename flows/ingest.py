@@ -16,7 +16,7 @@ import duckdb
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.common import emit, run_logger
+from flows.common import emit, home_label, run_logger, touched_periods
 from orbit.landing import LandedFile, RejectedFile, list_landed, move_rejected, rejected_target, sha256_of
 from orbit.settings import Home
 from schemas.contracts import DATASETS
@@ -107,8 +107,6 @@ def ingest_flow(home: Home, plans: PlanSet, files: list[str] | None = None) -> l
             "%s: read %d, loaded %d, quarantined %d, duplicate %d (%s)", entry.file, entry.rows_read,
             entry.rows_loaded, entry.rows_quarantined, entry.rows_duplicate, entry.status,
         )
-    from flows.common import home_label, touched_periods  # what `orbit serve`'s evaluate-on-change reads
-
     loaded = [e for e in results if e.status == "loaded" and e.dataset]
     touched = touched_periods(home, plans, [e.file for e in loaded]) if loaded else {}
     for name in sorted(touched):  # periods None: every period

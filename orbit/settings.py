@@ -49,14 +49,10 @@ class Home:
     def quarantine(self) -> Path:
         return self.root / "quarantine"
 
-    @property
-    def staging(self) -> Path:
-        return self.root / "staging"
-
     def ensure(self) -> Home:
         from schemas.contracts import DATASETS
 
-        for d in (self.root, self.published.parent, self.exports, self.quarantine / "files", self.staging):
+        for d in (self.root, self.published.parent, self.exports, self.quarantine / "files"):
             d.mkdir(parents=True, exist_ok=True)
         for name in DATASETS:
             (self.landing / name).mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,9 @@
 """The flows run unchanged under Prefect's Dask task runner (prefect-dask) on a local LocalCluster.
 
-The parallel units are the ingest's per-file staging (parse + validate; the warehouse writes stay
-one writer, in ledger order) and the evaluation's per-period `evaluate_one`. Only the runner is
-chosen from outside (`flow.with_options(task_runner=...)`); the marts must be identical to the
+The parallel unit is the evaluation's per-period `evaluate_one`; the ingest runs under the same
+runner unchanged (each file is one DuckDB transaction of the one writer, in ledger order; see
+docs/scaling.md for why it has no parallel staging step). Only the runner is chosen from outside
+(`flow.with_options(task_runner=...)`); the marts must be identical to the
 default runner's, row for row.
 """
 
