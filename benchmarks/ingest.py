@@ -48,8 +48,8 @@ def _limit(csv: Path, workdir: Path) -> tuple[float, float]:
 
 def _work(csv: Path, workdir: Path) -> dict[str, float]:
     """The ingest's own work, step by step, in this process (no Prefect)."""
-    from orbit.settings import DEFAULT_PLAN
-    from orbit.landing import sha256_of
+    from warehouse.home import DEFAULT_PLAN
+    from warehouse.landing import sha256_of
     from schemas.contracts import DATASETS
     from schemas.plan import PlanSet
     from schemas.suites import suite_rules
@@ -83,7 +83,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from orbit.generate import generate_org, write_org
-    from orbit.settings import DEFAULT_PLAN
+    from warehouse.home import DEFAULT_PLAN
     from schemas.plan import load_plan
 
     workdir = Path(tempfile.mkdtemp(prefix="orbit-bench-"))

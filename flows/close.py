@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.common import run_logger, writing_run
 from flows.evaluate import EvaluationSummary, evaluate_flow
 from flows.publish import publish_flow
-from orbit.settings import Home
+from warehouse.home import Home
 from schemas.plan import PlanSet
 from warehouse.audit import append_audit
 from warehouse.db import open_warehouse, transaction

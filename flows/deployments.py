@@ -24,7 +24,7 @@ from flows.evaluate import evaluate_flow, make_run_id
 from flows.ingest import ingest_flow
 from flows.publish import publish_flow
 from flows.run import run_flow
-from orbit.settings import Home
+from warehouse.home import Home
 from schemas.plan import PlanSet
 
 FILE_ARRIVED = "orbit.landing.file.arrived"
@@ -50,7 +50,7 @@ def ingest_file_flow(file: str, orbit_home: str, plan: str) -> None:
     this one and still not ingested is ingested first, in this run; its own run then finds nothing
     to do. With events in order, this run ingests exactly its file.
     """
-    from orbit.landing import list_landed
+    from warehouse.landing import list_landed
 
     home = Home.from_env(orbit_home)
     with writing_run(home, "ingest"):

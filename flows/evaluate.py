@@ -9,7 +9,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.common import content_hash, plan_bytes, run_logger
-from orbit.settings import Home
+from warehouse.home import Home
 from schemas.plan import PlanSet
 from transforms.evaluation import EVALUATION_COLUMNS, PeriodResult, evaluate_period, find_periods
 from transforms.periods import parse_period

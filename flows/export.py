@@ -18,7 +18,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.common import run_logger, writing_run
-from orbit.settings import Home
+from warehouse.home import Home
 from transforms.export import shape_bonus_export
 from transforms.periods import parse_period
 from warehouse.audit import append_audit

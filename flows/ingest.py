@@ -17,8 +17,8 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.common import emit, home_label, run_logger, touched_periods
-from orbit.landing import LandedFile, RejectedFile, list_landed, move_rejected, rejected_target, sha256_of
-from orbit.settings import Home
+from warehouse.landing import LandedFile, RejectedFile, list_landed, move_rejected, rejected_target, sha256_of
+from warehouse.home import Home
 from schemas.contracts import DATASETS
 from schemas.plan import PlanSet
 from schemas.suites import suite_rules

@@ -6,7 +6,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.common import run_logger
-from orbit.settings import Home
+from warehouse.home import Home
 from warehouse.db import open_warehouse
 from warehouse.publish import publish_snapshot
 

@@ -10,7 +10,7 @@ from flows.common import writing_run
 from flows.evaluate import EvaluationSummary, evaluate_flow
 from flows.ingest import ingest_flow
 from flows.publish import publish_flow
-from orbit.settings import Home
+from warehouse.home import Home
 from schemas.plan import PlanSet
 from warehouse.load import LedgerEntry
 

@@ -17,7 +17,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from orbit.settings import Home, plan_path
+from warehouse.home import Home, plan_path
 
 app = typer.Typer(
     name="orbit",

@@ -6,7 +6,7 @@ import datetime as dt
 
 import duckdb
 
-from orbit.settings import Home
+from warehouse.home import Home
 from schemas.plan import PlanSet
 from transforms.periods import period_of
 

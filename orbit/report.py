@@ -21,7 +21,7 @@ import plotly.io as pio
 import polars as pl
 from plotly.offline import get_plotlyjs
 
-from orbit.settings import Home
+from warehouse.home import Home
 from transforms import report as shape
 from warehouse.db import connect, query_frame
 

@@ -33,8 +33,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from orbit.landing import IGNORED_SUFFIXES
-from orbit.settings import Home
+from warehouse.landing import IGNORED_SUFFIXES
+from warehouse.home import Home
 from schemas.contracts import DATASETS
 
 log = logging.getLogger(__name__)
@@ -203,14 +203,14 @@ def announce_arrival(home: Home, path: Path) -> None:
     from flows.deployments import FILE_ARRIVED
 
     name = f"{path.parent.name}/{path.name}"
-    emit(FILE_ARRIVED, resource_id=f"orbit.landing.{name}", labels=home_label(home),
+    emit(FILE_ARRIVED, resource_id=f"warehouse.landing.{name}", labels=home_label(home),
          payload={"file": name, "dataset": path.parent.name, "bytes": path.stat().st_size})
     log.info("arrived: %s", name)
 
 
 def not_yet_ingested(home: Home) -> list[Path]:
     """Delivered files that the published ledger does not list (delivered while `orbit serve` was down)."""
-    from orbit.landing import list_landed
+    from warehouse.landing import list_landed
     from warehouse.db import connect
 
     known: set[str] = set()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
-from orbit.settings import Home
+from warehouse.home import Home
 from schemas.contracts import DATASETS
 
 _TIME_COLUMN = {"employees": "effective_from", "opportunities": "created_at", "activities": "occurred_at",

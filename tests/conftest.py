@@ -22,7 +22,7 @@ def prefect_harness():
 
 @pytest.fixture()
 def home(tmp_path, monkeypatch):
-    from orbit.settings import Home
+    from warehouse.home import Home
 
     monkeypatch.setenv("ORBIT_HOME", str(tmp_path / "home"))
     return Home.from_env().ensure()
@@ -30,7 +30,7 @@ def home(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def default_plans():
-    from orbit.settings import DEFAULT_PLAN
+    from warehouse.home import DEFAULT_PLAN
     from schemas.plan import PlanSet
 
     return PlanSet.load(DEFAULT_PLAN)

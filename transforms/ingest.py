@@ -1,7 +1,7 @@
 """Pure ingest transforms, as DuckDB SQL over the text rows of one delivered file.
 
 A delivered file is read as text (every column VARCHAR) and, in the same pass, cast to the
-contract by :func:`typed_sql` (:func:`orbit.landing.load_rows` numbers the rows with
+contract by :func:`typed_sql` (:func:`warehouse.landing.load_rows` numbers the rows with
 ``_line``, their line or record number in the file). These functions build the SQL that
 checks its columns against the contract, casts each value to the contract's type (a value
 that does not parse is a row-level problem, never a silent null), resolves rows that

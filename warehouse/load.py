@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from orbit.landing import RejectedFile, drop_rows, load_rows
+from warehouse.landing import RejectedFile, drop_rows, load_rows
 from schemas.contracts import DATASETS, Dataset
 from schemas.derive import key_expr_sql
 from schemas.suites import failing_sql, failures_sql

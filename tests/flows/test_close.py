@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from orbit.cli import app
-from orbit.settings import Home
+from warehouse.home import Home
 from warehouse.periods import PERIOD_STATUS_COLUMNS
 
 END = dt.date(2026, 9, 30)

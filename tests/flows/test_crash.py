@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orbit.settings import Home
+from warehouse.home import Home
 from schemas.contracts import DATASETS
 
 END = dt.date(2026, 3, 31)  # fixed and in the past: which rows are "in the future" cannot change between runs

@@ -14,7 +14,7 @@ import datetime as dt
 import duckdb
 import pytest
 
-from orbit.settings import Home
+from warehouse.home import Home
 
 END = dt.date(2026, 9, 30)
 #: every mart the evaluation writes, compared without run-dependent columns

@@ -21,7 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from orbit.cli import app
-from orbit.settings import Home
+from warehouse.home import Home
 from transforms.export import EXPORT_COLUMNS
 
 END = dt.date(2026, 9, 30)

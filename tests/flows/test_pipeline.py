@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 import flows
-from orbit.settings import Home
+from warehouse.home import Home
 
 END = dt.date(2026, 9, 30)
 

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from orbit.cli import app
-from orbit.settings import DEFAULT_PLAN
+from warehouse.home import DEFAULT_PLAN
 
 runner = CliRunner()
 VERBS = [["demo"], ["generate"], ["ingest"], ["evaluate"], ["run"], ["publish"], ["close"], ["reopen"],

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from orbit.cli import app
-from orbit.settings import Home
+from warehouse.home import Home
 
 END = dt.date(2026, 9, 30)
 PERIOD = "2026-Q3"

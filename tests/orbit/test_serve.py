@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from orbit.serve import ArrivalTracker, LandingWatcher
-from orbit.settings import PACKAGE_ROOT, Home
+from warehouse.home import PACKAGE_ROOT, Home
 
 SETTLE = 1.0
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from schemas.plan import PlanError, PlanSet, load_plan
-from orbit.settings import DEFAULT_PLAN
+from warehouse.home import DEFAULT_PLAN
 
 TEXT = DEFAULT_PLAN.read_text()
 

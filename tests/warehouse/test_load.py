@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from orbit.landing import RejectedFile
+from warehouse.landing import RejectedFile
 from schemas.contracts import DATASETS
 from schemas.suites import suite_rules
 from warehouse.db import open_warehouse

@@ -1,7 +1,7 @@
 import duckdb
 import pytest
 
-from orbit.landing import RejectedFile, list_landed, load_rows, move_rejected, rejected_target
+from warehouse.landing import RejectedFile, list_landed, load_rows, move_rejected, rejected_target
 from warehouse.db import query_frame
 
 CSV = "event_id,occurred_at,amount\nA1,2026-01-01T10:00:00Z,1.50\nA2,2026-01-02,\n"
