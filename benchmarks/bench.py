@@ -194,7 +194,7 @@ def write_increment(activities: pl.DataFrame, landing: Path, period_start: dt.da
 
 
 def bench_size(size: str, workdir: Path, env: dict[str, str]) -> SizeResult:
-    from orbit.generate import generate_org, write_org
+    from orbit.synth import generate_org, write_org
     from warehouse.home import DEFAULT_PLAN
     from schemas.plan import load_plan
     from transforms.periods import period_of

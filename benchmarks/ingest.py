@@ -82,7 +82,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = ap.parse_args()
 
-    from orbit.generate import generate_org, write_org
+    from orbit.synth import generate_org, write_org
     from warehouse.home import DEFAULT_PLAN
     from schemas.plan import load_plan
 

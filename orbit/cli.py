@@ -110,7 +110,7 @@ def generate(
     plan: PlanOpt = None,
 ) -> None:
     """Write a realistic synthetic organisation into the landing folders."""
-    from orbit.generate import default_end_date, generate_org, write_org
+    from orbit.synth import default_end_date, generate_org, write_org
 
     plans = _plans(plan)
     end = end_date.date() if end_date else default_end_date(dt.date.today())

@@ -22,7 +22,7 @@ def run_demo(home: Home, plans: PlanSet, *, employees: int, months: int, seed: i
     """Generate, ingest, evaluate, publish and export a draft; return the summary text."""
     from flows.export import export_bonus_flow
     from flows.run import run_flow
-    from orbit.generate import default_end_date, generate_org, write_org
+    from orbit.synth import default_end_date, generate_org, write_org
     from orbit.report import default_report_path, write_report
 
     end = end_date or default_end_date(dt.date.today())

@@ -58,7 +58,7 @@ def _late_opportunity(frames) -> str:
 @pytest.fixture(scope="module")
 def scenario(prefect_harness, default_plans, tmp_path_factory):
     from flows.run import run_flow
-    from orbit.generate import generate_org, write_org
+    from orbit.synth import generate_org, write_org
 
     home = Home(tmp_path_factory.mktemp("orbit") / "home").ensure()
     mp = pytest.MonkeyPatch()

@@ -106,7 +106,7 @@ def test_ingest_killed_at_random_moments_ends_like_a_clean_ingest(default_plans,
     duration. Progress accumulates across killed runs; a run that finishes before its kill must already
     match the clean ingest, after which the crashed home starts over, so every counted kill hits a run
     with work left. After the kills, one run to completion must match the clean ingest."""
-    from orbit.generate import generate_org, write_org
+    from orbit.synth import generate_org, write_org
 
     pristine = tmp_path / "landing"
     crashed = Home(tmp_path / "crashed")

@@ -56,7 +56,7 @@ def _pipeline(home: Home, plans, task_runner=None) -> None:
 @pytest.fixture(scope="module")
 def landing(default_plans, tmp_path_factory):
     """One generated organisation (with bad rows, so quarantine is exercised too), copied per home."""
-    from orbit.generate import generate_org, write_org
+    from orbit.synth import generate_org, write_org
 
     frames = generate_org(employees=40, months=6, seed=11, end_date=END, plan=default_plans.base, bad_rows=0.02)
     root = tmp_path_factory.mktemp("dask-landing")

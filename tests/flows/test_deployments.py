@@ -29,7 +29,7 @@ def _rows(path, sql: str, params=None) -> list[tuple]:
 def seeded(prefect_harness, default_plans, tmp_path_factory):
     """A small organisation, ingested, evaluated and published; the frames it came from."""
     from flows.run import run_flow
-    from orbit.generate import generate_org, write_org
+    from orbit.synth import generate_org, write_org
 
     home = Home(tmp_path_factory.mktemp("deployments") / "home").ensure()
     frames = generate_org(employees=15, months=3, seed=11, end_date=END, plan=default_plans.base)

@@ -41,7 +41,7 @@ def _second_locale() -> str:
 def closed(prefect_harness, default_plans, tmp_path_factory):
     from flows.close import close_flow
     from flows.run import run_flow
-    from orbit.generate import generate_org, write_org
+    from orbit.synth import generate_org, write_org
 
     home = Home(tmp_path_factory.mktemp("orbit") / "home").ensure()
     frames = generate_org(employees=14, months=3, seed=21, end_date=END, plan=default_plans.base)

@@ -22,7 +22,7 @@ END = dt.date(2026, 9, 30)
 def pipeline(prefect_harness, default_plans, tmp_path_factory):
     from flows.export import export_bonus_flow
     from flows.run import run_flow
-    from orbit.generate import generate_org, write_org
+    from orbit.synth import generate_org, write_org
 
     home = Home(tmp_path_factory.mktemp("orbit") / "home").ensure()
     frames = generate_org(employees=60, months=6, seed=3, end_date=END, plan=default_plans.base, bad_rows=0.02)

@@ -23,7 +23,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def pipeline(prefect_harness, default_plans, tmp_path_factory):
     from flows.run import run_flow
-    from orbit.generate import generate_org, write_org
+    from orbit.synth import generate_org, write_org
 
     home = Home(tmp_path_factory.mktemp("report") / "home").ensure()
     frames = generate_org(employees=40, months=3, seed=11, end_date=END, plan=default_plans.base, bad_rows=0.02)

@@ -177,7 +177,7 @@ def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen):
 @pytest.mark.slow
 def test_serve_ingests_a_dropped_file_and_stops_cleanly(prefect_harness, default_plans, tmp_path):
     from flows.run import run_flow
-    from orbit.generate import generate_org, write_org
+    from orbit.synth import generate_org, write_org
 
     home = Home(tmp_path / "home").ensure()
     frames = generate_org(employees=20, months=3, seed=5, end_date=END, plan=default_plans.base)

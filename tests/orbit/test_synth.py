@@ -1,8 +1,9 @@
-"""Tests for the synthetic organisation generator (orbit.generate)."""
+"""Tests for the synthetic organisation generator (orbit.synth)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orbit.generate import ACTIVITY_TYPES, DATASET_ORDER, default_end_date, generate_org, write_org
+from orbit.synth import ACTIVITY_TYPES, DATASET_ORDER, default_end_date, generate_org, write_org
 from schemas.contracts import DATASETS, SOURCES, STAGES
 from schemas.plan import load_plan
 
@@ -97,6 +98,26 @@ def test_deterministic_bytes(tmp_path):
         assert a[name].read_bytes() == b[name].read_bytes(), name
     assert any(a[n].read_bytes() != c[n].read_bytes() for n in DATASET_ORDER)
     assert a["activities"].read_bytes() != c["activities"].read_bytes()
+
+
+#: sha256 (first 16 hex digits) of the files of ``_org(bad_rows=0.02)``, recorded with the
+#: single-module generator before it was split into ``orbit.synth``: the split, and any later
+#: refactoring, must not change a byte for the same seed and end date. A deliberate change of
+#: the generated company updates these (and says so in its commit).
+PINNED_SHA256 = {
+    "employees": "188e85cda6d82c10",
+    "opportunities": "4acb56534e7863bd",
+    "activities": "3962d96728cab48a",
+    "measurements": "b1087c5e9b2b1adb",
+    "feedback": "89eb1fcdfb5da811",
+    "targets": "0cdad4e623d1b22a",
+}
+
+
+def test_bytes_pinned(tmp_path):
+    paths = write_org(_org(bad_rows=0.02), tmp_path, end_date=END)
+    got = {name: hashlib.sha256(path.read_bytes()).hexdigest()[:16] for name, path in paths.items()}
+    assert got == PINNED_SHA256
 
 
 def test_written_csv_round_trips(tmp_path, org):
