@@ -15,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from transforms import attribution as attr
 from transforms.attribution import (
     CREDITS_SCHEMA,
     DEPARTMENT_VALUES_SCHEMA,
@@ -27,6 +26,9 @@ from transforms.attribution import (
     markov_removal_effects,
     shapley_values,
 )
+from transforms.attribution.cents import allocate_python, allocate_vectorised
+from transforms.attribution.games import game_department_weights, game_split
+from transforms.attribution.heuristic import DECAY_SCALE, decay_weights
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 3, 31, 12, 0, tzinfo=UTC)  # a convenient closing instant
@@ -268,7 +270,7 @@ def test_time_decay_fractional_days():
 def test_decay_weights_match_direct_high_precision():
     day_us = 86_400_000_000
     # whole half-lives are exact powers of two
-    halves = attr._decay_weights(np.array([0, 14 * day_us, 28 * day_us, 42 * day_us]), D(14)).tolist()
+    halves = decay_weights(np.array([0, 14 * day_us, 28 * day_us, 42 * day_us]), D(14)).tolist()
     assert halves == [10**20, 5 * 10**19, 25 * 10**18, 125 * 10**17]
     # anything else agrees with a direct 80-digit computation, rounded to the integer scale
     ctx = Context(prec=80)
@@ -276,9 +278,9 @@ def test_decay_weights_match_direct_high_precision():
     rng = random.Random(7)
     deltas = [1, 999, 1000, 123_456_789] + [rng.randrange(0, 10**15) for _ in range(300)]
     hl = D("13.5")
-    got = attr._decay_weights(np.array(deltas, dtype=np.int64), hl).tolist()
+    got = decay_weights(np.array(deltas, dtype=np.int64), hl).tolist()
     for delta, w in zip(deltas, got):
-        exact = ctx.exp(-ctx.divide(Decimal(delta), hl * day_us) * ln2) * attr._DECAY_SCALE
+        exact = ctx.exp(-ctx.divide(Decimal(delta), hl * day_us) * ln2) * DECAY_SCALE
         assert abs(Decimal(w) - exact) <= D("0.5000001"), (delta, w, exact)
 
 
@@ -488,7 +490,7 @@ def test_shapley_nothing_won_gives_zero_values():
 
 def test_game_split_is_equal_when_present_departments_are_all_nonpositive():
     # phi_l < 0 and l alone on a won opportunity: equal split over l's employees (34/33/33 cents, ties by id).
-    dw = attr._game_department_weights({"l": Fraction(-1, 3), "s": Fraction(1, 2)})
+    dw = game_department_weights({"l": Fraction(-1, 3), "s": Fraction(1, 2)})
     assert dw == {"l": 0, "s": 1}
     touches = pl.DataFrame(
         {
@@ -499,7 +501,7 @@ def test_game_split_is_equal_when_present_departments_are_all_nonpositive():
             "cents": [100] * 3,
         }
     )
-    rows = attr._game_split(touches, dw)
+    rows = game_split(touches, dw)
     assert dict(zip(rows["employee_id"], rows["credit_cents"])) == {"a": 34, "b": 33, "c": 33}
 
 
@@ -782,8 +784,8 @@ def test_vectorised_and_python_allocation_agree(opps):
             rows.append((f"o{i}", f"e{j}", "d", cents, num, sum(nums)))
     w = pl.DataFrame(rows, schema=["opportunity_id", "employee_id", "department", "cents", "num", "den"], orient="row")
     w = w.with_columns(pl.col("num").cast(pl.Int128), pl.col("den").cast(pl.Int128))
-    vec = attr._allocate_vectorised(w).sort("opportunity_id", "employee_id")
-    py = attr._allocate_python(*(w[c].to_list() for c in w.columns)).sort("opportunity_id", "employee_id")
+    vec = allocate_vectorised(w).sort("opportunity_id", "employee_id")
+    py = allocate_python(*(w[c].to_list() for c in w.columns)).sort("opportunity_id", "employee_id")
     assert vec.equals(py)
 
 

@@ -1,0 +1,94 @@
+"""Constants and schemas shared by the attribution modules; exact share scaling and the output frames."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fractions import Fraction
+
+import polars as pl
+
+MODELS = ("last_touch", "first_touch", "linear", "position_based", "time_decay", "shapley", "markov")
+HEURISTIC_MODELS = MODELS[:5]
+GAME_MODELS = MODELS[5:]
+CLOSED_STAGES = ("won", "lost")
+UNKNOWN_DEPARTMENT = "unknown"
+
+#: Shares and department values are published rounded half-up to this many decimals.
+SHARE_DECIMALS = 12
+SHARE_SCALE = 10**SHARE_DECIMALS
+#: Bound below which the vectorised Int128 allocation cannot overflow.
+INT128_SAFE = 1 << 125
+
+TOUCH_COLUMNS = (
+    "opportunity_id",
+    "stage",
+    "amount",
+    "closed_at",
+    "owner_employee_id",
+    "event_id",
+    "employee_id",
+    "department",
+    "occurred_at",
+)
+CREDITS_SCHEMA = pl.Schema(
+    {
+        "opportunity_id": pl.Utf8,
+        "employee_id": pl.Utf8,
+        "department": pl.Utf8,
+        "model": pl.Utf8,
+        "credit": pl.Decimal(18, 2),
+        "share": pl.Decimal(38, SHARE_DECIMALS),
+    }
+)
+DEPARTMENT_VALUES_SCHEMA = pl.Schema(
+    {"department": pl.Utf8, "model": pl.Utf8, "value": pl.Decimal(38, SHARE_DECIMALS)}
+)
+# Internal allocation rows: one per (opportunity, credited employee).
+ROWS_SCHEMA = pl.Schema(
+    {
+        "opportunity_id": pl.Utf8,
+        "employee_id": pl.Utf8,
+        "department": pl.Utf8,
+        "credit_cents": pl.Int64,
+        "share_scaled": pl.Int64,
+    }
+)
+TOUCH_ORDER = ["opportunity_id", "occurred_at", "event_id", "employee_id", "department"]
+
+
+def scaled_share(num: int, den: int) -> int:
+    """round_half_up(num / den * 10^12) for den > 0 (exact integers)."""
+    return (2 * num * SHARE_SCALE + den) // (2 * den)
+
+
+def rows_to_credits(rows: pl.DataFrame, model: str) -> pl.DataFrame:
+    return (
+        rows.sort("opportunity_id", "employee_id")
+        .select(
+            "opportunity_id",
+            "employee_id",
+            "department",
+            model=pl.lit(model, dtype=pl.Utf8),
+            credit=(pl.col("credit_cents").cast(pl.Decimal(38, 2)) / 100).cast(pl.Decimal(18, 2)),
+            share=(pl.col("share_scaled").cast(pl.Decimal(38, SHARE_DECIMALS)) / SHARE_SCALE).cast(
+                pl.Decimal(38, SHARE_DECIMALS)
+            ),
+        )
+    )
+
+
+def values_frame(values: Mapping[str, Fraction], model: str) -> pl.DataFrame:
+    names = sorted(values)
+    scaled = [
+        (2 * v.numerator * SHARE_SCALE + v.denominator) // (2 * v.denominator) for v in (values[d] for d in names)
+    ]
+    return pl.DataFrame(
+        {"department": names, "model": [model] * len(names), "scaled": scaled},
+        schema={"department": pl.Utf8, "model": pl.Utf8, "scaled": pl.Int64},
+    ).select(
+        "department",
+        "model",
+        value=(pl.col("scaled").cast(pl.Decimal(38, SHARE_DECIMALS)) / SHARE_SCALE).cast(
+            pl.Decimal(38, SHARE_DECIMALS)
+        ),
+    )
