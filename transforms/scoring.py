@@ -360,7 +360,7 @@ def score_employees(
     metrics kept) and (effective weight, achievement), and once per employee for the composite,
     multiplier and bonus.
     """
-    emps = roster.sort("employee_id", maintain_order=True).with_row_index("_e")
+    emps = roster.sort("employee_id", maintain_order=True).with_row_index("employee_idx")
     ecols = set(emps.columns)
     emps = emps.with_columns(pl.lit(None, dtype=t).alias(c) for c, t in
                              (("days_in_period", pl.Int64()), ("currency", pl.Utf8()), ("full_name", pl.Utf8()))
@@ -376,7 +376,7 @@ def score_employees(
         pl.lit(period.label).alias("period"),
         pl.col("metric").replace_strict(directions, return_dtype=pl.Utf8).alias("direction"),
         pl.col("metric").replace_strict({m: _display(c) for m, c in caps.items()}, return_dtype=DISPLAY).alias("cap"),
-        pl.col("_w").replace_strict(dict(enumerate(_display(w) for w in weights)), return_dtype=DISPLAY)
+        pl.col("weight_idx").replace_strict(dict(enumerate(_display(w) for w in weights)), return_dtype=DISPLAY)
         .alias("weight"),
     )
     scores = _score_employees(plan, period, emps, matrix, scored, counted)
@@ -386,8 +386,9 @@ def score_employees(
 
 def _weight_cells(plan: Plan, emps: pl.DataFrame, actuals: pl.DataFrame, targets: pl.DataFrame
                   ) -> tuple[pl.DataFrame, list[Fraction]]:
-    """One row per employee (``_e``) × metric of their weight row (``_o``: its order there; ``_w``: its weight,
-    an index into the returned list), with the actual and target; sorted by (_e, _o)."""
+    """One row per employee (``employee_idx``) × metric of their weight row (``metric_order``: its order
+    there; ``weight_idx``: its weight, an index into the returned list), with the actual and target; sorted
+    by (employee_idx, metric_order)."""
     weights: list[Fraction] = []
     rows = []
     for dept, role in emps.select("department", "role").unique(maintain_order=True).iter_rows():
@@ -395,15 +396,15 @@ def _weight_cells(plan: Plan, emps: pl.DataFrame, actuals: pl.DataFrame, targets
             rows.append((dept, role, metric, order, len(weights)))
             weights.append(to_fraction(weight))  # type: ignore[arg-type]
     skeleton = pl.DataFrame(rows, orient="row", schema={"department": pl.Utf8, "role": pl.Utf8, "metric": pl.Utf8,
-                                                        "_o": pl.Int64, "_w": pl.Int64})
+                                                        "metric_order": pl.Int64, "weight_idx": pl.Int64})
     cells = (
-        emps.select("_e", "employee_id", "department", "role")
+        emps.select("employee_idx", "employee_id", "department", "role")
         .join(skeleton, on=["department", "role"], how="inner", nulls_equal=True)
         .join(_last_per_pair(actuals, {"actual_num": pl.Decimal(38, 9), "actual_den": pl.Int64(), "detail": pl.Utf8()}),
               on=["employee_id", "metric"], how="left")
         .join(_last_per_pair(targets, {"target": pl.Decimal(38, 9), "target_source": pl.Utf8()}),
               on=["employee_id", "metric"], how="left")
-        .sort("_e", "_o")
+        .sort("employee_idx", "metric_order")
     )
     return cells, weights
 
@@ -411,9 +412,9 @@ def _weight_cells(plan: Plan, emps: pl.DataFrame, actuals: pl.DataFrame, targets
 def _judge_cells(cells: pl.DataFrame, directions: dict[str, str], caps: dict[str, Fraction]
                  ) -> tuple[pl.DataFrame, list[Fraction | None]]:
     """Per distinct (metric, actual, target): the achievement, whether the metric counts and why not.
-    Adds actual, target, achievement (display), included, reason, ``_np`` (target not positive), the exact
-    texts, and ``_k`` indexing the returned achievements."""
-    cells, judged = _keyed(cells, ["metric", "actual_num", "actual_den", "target"], "_k")
+    Adds actual, target, achievement (display), included, reason, ``target_not_positive``, the exact texts,
+    and ``judgement_idx`` indexing the returned achievements."""
+    cells, judged = _keyed(cells, ["metric", "actual_num", "actual_den", "target"], "judgement_idx")
     acts, tgts, achs, reasons, not_pos = [], [], [], [], []
     for _, metric, num, den, target in judged.iter_rows():
         actual = None
@@ -423,72 +424,79 @@ def _judge_cells(cells: pl.DataFrame, directions: dict[str, str], caps: dict[str
         ach, reason, np_ = _judge(actual, tgt, directions[metric], caps[metric])
         acts.append(actual), tgts.append(tgt), achs.append(ach), reasons.append(reason), not_pos.append(np_)
     judged = pl.DataFrame({
-        "_k": judged.get_column("_k"), "actual": _display_series(acts), "target": _display_series(tgts),
+        "judgement_idx": judged.get_column("judgement_idx"),
+        "actual": _display_series(acts), "target": _display_series(tgts),
         "achievement": _display_series(achs), "included": pl.Series([a is not None for a in achs], dtype=pl.Boolean),
-        "reason": pl.Series(reasons, dtype=pl.Utf8), "_np": pl.Series(not_pos, dtype=pl.Boolean),
+        "reason": pl.Series(reasons, dtype=pl.Utf8), "target_not_positive": pl.Series(not_pos, dtype=pl.Boolean),
         "actual_exact": _text_series(acts), "achievement_exact": _text_series(achs),
     })
-    return cells.join(judged, on="_k", how="left", maintain_order="left"), achs
+    return cells.join(judged, on="judgement_idx", how="left", maintain_order="left"), achs
 
 
 def _renormalise_cells(cells: pl.DataFrame, weights: list[Fraction]
                        ) -> tuple[pl.DataFrame, list[Fraction], list[bool]]:
-    """Per distinct (department, role, metrics kept): the effective weights. Adds ``_p`` (that pattern: an
-    index into the returned flags "the kept weights add up to more than 0") and ``_ew`` (an index into the
-    returned effective weights)."""
-    kept = cells.group_by("_e").agg(
-        pl.col("included").sort_by("_o").cast(pl.Int8).cast(pl.Utf8).str.join("").alias("_kept"),
-        pl.col("_w").sort_by("_o").alias("_ws"))
-    cells = cells.join(kept, on="_e", how="left", maintain_order="left")
-    cells, patterns = _keyed(cells, ["department", "role", "_kept"], "_p")
-    patterns = patterns.join(cells.select("_p", "_ws").unique("_p"), on="_p", how="left", maintain_order="left")
+    """Per distinct (department, role, metrics kept): the effective weights. Adds ``pattern_idx`` (that
+    pattern: an index into the returned flags "the kept weights add up to more than 0") and
+    ``effective_weight_idx`` (an index into the returned effective weights)."""
+    kept = cells.group_by("employee_idx").agg(
+        pl.col("included").sort_by("metric_order").cast(pl.Int8).cast(pl.Utf8).str.join("").alias("kept_pattern"),
+        pl.col("weight_idx").sort_by("metric_order").alias("weight_idxs"))
+    cells = cells.join(kept, on="employee_idx", how="left", maintain_order="left")
+    cells, patterns = _keyed(cells, ["department", "role", "kept_pattern"], "pattern_idx")
+    patterns = patterns.join(cells.select("pattern_idx", "weight_idxs").unique("pattern_idx"), on="pattern_idx",
+                             how="left", maintain_order="left")
     effective: list[Fraction] = []
     rows, counted = [], []
-    for p, _, _, pattern, ws in patterns.select("_p", "department", "role", "_kept", "_ws").iter_rows():
+    for p, _, _, pattern, ws in patterns.select("pattern_idx", "department", "role", "kept_pattern",
+                                                "weight_idxs").iter_rows():
         row, total = _effective_weights([weights[w] for w in ws], [c == "1" for c in pattern])
         counted.append(total > 0)
         for order, ew in enumerate(row):
             rows.append((p, order, len(effective)))
             effective.append(ew)
-    ews = pl.DataFrame(rows, orient="row", schema={"_p": pl.UInt32, "_o": pl.Int64, "_ew": pl.Int64})
-    return cells.drop("_ws").join(ews, on=["_p", "_o"], how="left", maintain_order="left"), effective, counted
+    ews = pl.DataFrame(rows, orient="row",
+                       schema={"pattern_idx": pl.UInt32, "metric_order": pl.Int64, "effective_weight_idx": pl.Int64})
+    cells = cells.drop("weight_idxs").join(ews, on=["pattern_idx", "metric_order"], how="left", maintain_order="left")
+    return cells, effective, counted
 
 
 def _weigh_cells(cells: pl.DataFrame, effective: list[Fraction], achievements: list[Fraction | None]
                  ) -> tuple[pl.DataFrame, list[Fraction | None]]:
     """Per distinct (effective weight, achievement): the weighted score (None when the metric is removed).
-    Adds effective_weight, weighted_score (display and exact) and ``_s`` indexing the returned scores."""
-    cells, products = _keyed(cells.with_columns(_k=pl.when("included").then("_k")), ["_ew", "_k"], "_s")
+    Adds effective_weight, weighted_score (display and exact) and ``score_idx`` indexing the returned scores."""
+    cells, products = _keyed(cells.with_columns(judgement_idx=pl.when("included").then("judgement_idx")),
+                             ["effective_weight_idx", "judgement_idx"], "score_idx")
     scored = [None if k is None else effective[ew] * achievements[k]  # type: ignore[operator]
               for _, ew, k in products.iter_rows()]
     return cells.join(
-        pl.DataFrame({"_s": products.get_column("_s"), "weighted_score": _display_series(scored),
-                      "weighted_score_exact": _text_series(scored)}), on="_s", how="left", maintain_order="left",
+        pl.DataFrame({"score_idx": products.get_column("score_idx"), "weighted_score": _display_series(scored),
+                      "weighted_score_exact": _text_series(scored)}), on="score_idx", how="left", maintain_order="left",
     ).join(
-        pl.DataFrame({"_ew": range(len(effective)), "effective_weight": _display_series(effective),
-                      "effective_weight_exact": _text_series(effective)}, schema_overrides={"_ew": pl.Int64}),
-        on="_ew", how="left", maintain_order="left",
+        pl.DataFrame({"effective_weight_idx": range(len(effective)), "effective_weight": _display_series(effective),
+                      "effective_weight_exact": _text_series(effective)},
+                     schema_overrides={"effective_weight_idx": pl.Int64}),
+        on="effective_weight_idx", how="left", maintain_order="left",
     ), scored
 
 
 def _score_employees(plan: Plan, period: Period, emps: pl.DataFrame, matrix: pl.DataFrame,
                      scored: list[Fraction | None], counted: list[bool]) -> pl.DataFrame:
     """Per employee: composite, multiplier and bonus (the only arithmetic done once per employee)."""
-    per_emp = matrix.group_by("_e").agg(
-        pl.col("_s").filter("included").alias("_scores"),
-        pl.col("_p").first(),
-        pl.struct("metric", "reason", "_np").filter(~pl.col("included")).alias("_removed"),
+    per_emp = matrix.group_by("employee_idx").agg(
+        pl.col("score_idx").filter("included").alias("score_idxs"),
+        pl.col("pattern_idx").first(),
+        pl.struct("metric", "reason", "target_not_positive").filter(~pl.col("included")).alias("removed_metrics"),
     )
-    emps = emps.join(per_emp, on="_e", how="left", maintain_order="left")
+    emps = emps.join(per_emp, on="employee_idx", how="left", maintain_order="left")
     share, curve = period.share, _prepared_curve(plan.payout_curve)
     composites, multipliers, incompletes, why, bonuses = [], [], [], [], []
     for p, s_ids, removed, bonus_target, fte_days, days in emps.select(
-        "_p", "_scores", "_removed", "bonus_target", "fte_days", "days_in_period"
+        "pattern_idx", "score_idxs", "removed_metrics", "bonus_target", "fte_days", "days_in_period"
     ).iter_rows():
         if p is None:  # no weight row
             parts, counts, s_ids = ["no weight row"], False, []
         else:
-            parts = [_removal_text(r["metric"], r["reason"], r["_np"]) for r in removed]
+            parts = [_removal_text(r["metric"], r["reason"], r["target_not_positive"]) for r in removed]
             counts = counted[p]
         composite, multiplier, incomplete, reason = _finish_employee(
             curve, (scored[s] for s in s_ids), counts, parts)  # type: ignore[misc]
