@@ -27,6 +27,9 @@ MetricKind = Literal[
     "customer_satisfaction",
 ]
 AttributionModel = Literal["last_touch", "first_touch", "linear", "position_based", "time_decay", "shapley", "markov"]
+#: What a missing actual or target does (DESIGN "Missing data policy"): drop the metric and renormalise the
+#: weights; count a missing actual as achievement 0 (a missing target still drops it); hold the bonus at 0.
+MissingPolicy = Literal["renormalise", "zero", "hold"]
 WEIGHT_TOLERANCE = Decimal("1e-9")
 
 
@@ -47,6 +50,7 @@ class Metric(_Strict):
     agg: Literal["mean", "sum", "last", "min", "max"] = "mean"
     activity_types: tuple[str, ...] = ()
     sla_hours: Decimal | None = Field(default=None, gt=0)
+    when_missing: MissingPolicy | None = None  # None: the plan's `when_missing`
 
     @model_validator(mode="after")
     def _kind_fields(self) -> Metric:
@@ -83,6 +87,49 @@ class Attribution(_Strict):
     time_decay: TimeDecay = TimeDecay()
 
 
+#: The revenue funnel's multiplicative stages, in order: won revenue = their product.
+FUNNEL_STAGES = ("leads", "sla_rate", "closed_per_answered", "win_rate", "average_won_deal")
+
+
+class FunnelTargets(_Strict):
+    leads: Decimal | None = Field(default=None, gt=0)  # leads handed over by marketing
+    sla_rate: Decimal | None = Field(default=None, gt=0, le=1)  # share of them answered within the SLA
+    closed_per_answered: Decimal | None = Field(default=None, gt=0)  # opportunities closed per answered lead
+    win_rate: Decimal | None = Field(default=None, gt=0, le=1)  # won / closed
+    average_won_deal: Decimal | None = Field(default=None, gt=0)  # won revenue / won deals
+    won_revenue: Decimal | None = Field(default=None, gt=0)  # with all five stages: their product
+
+    @property
+    def complete(self) -> bool:
+        return all(getattr(self, s) is not None for s in FUNNEL_STAGES)
+
+    @property
+    def revenue(self) -> Decimal | None:
+        """The won-revenue target: given, or the product of the five stage targets."""
+        if self.won_revenue is not None or not self.complete:
+            return self.won_revenue
+        product = Decimal(1)
+        for s in FUNNEL_STAGES:
+            product *= getattr(self, s)
+        return product
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FunnelTargets:
+        if self.won_revenue is not None and self.complete:
+            product = Decimal(1)
+            for s in FUNNEL_STAGES:
+                product *= getattr(self, s)
+            if product != self.won_revenue:
+                raise ValueError(f"won_revenue {self.won_revenue} is not the product of the five stage targets "
+                                 f"({product}); leave it out or make them agree")
+        return self
+
+
+class Funnel(_Strict):
+    sla_hours: Decimal | None = Field(default=None, gt=0)  # default: the plan's lead_sla_compliance metric's
+    targets: FunnelTargets = FunnelTargets()
+
+
 class Plan(_Strict):
     name: str
     version: str
@@ -97,6 +144,8 @@ class Plan(_Strict):
     role_weights: dict[str, dict[str, Decimal]] = {}
     attribution: Attribution = Attribution()
     payout_curve: tuple[tuple[Decimal, Decimal], ...] = Field(min_length=1)
+    when_missing: MissingPolicy = "renormalise"
+    funnel: Funnel = Funnel()
 
     @field_validator("version", mode="before")
     @classmethod
@@ -168,6 +217,21 @@ class Plan(_Strict):
     def cap_for(self, metric: str) -> Decimal:
         cap = self.metrics[metric].cap
         return self.achievement_cap if cap is None else cap
+
+    def policy_for(self, metric: str) -> str:
+        """The metric's `when_missing`, else the plan's."""
+        return self.metrics[metric].when_missing or self.when_missing
+
+    @property
+    def funnel_sla_hours(self) -> Decimal:
+        """The SLA of the funnel's "answered within the SLA" stage: the funnel's, else the first
+        lead_sla_compliance metric's, else 24 hours."""
+        if self.funnel.sla_hours is not None:
+            return self.funnel.sla_hours
+        for m in self.metrics.values():
+            if m.kind == "lead_sla_compliance" and m.sla_hours is not None:
+                return m.sla_hours
+        return Decimal(24)
 
 
 class _FieldError(ValueError):

@@ -53,6 +53,7 @@ MATRIX_SCHEMA: dict[str, pl.DataType] = {
     "weighted_score_exact": pl.Utf8(),
     "detail": pl.Utf8(),
     "target_source": pl.Utf8(),
+    "when_missing": pl.Utf8(),
 }
 SCORES_SCHEMA: dict[str, pl.DataType] = {
     "period": pl.Utf8(),
@@ -63,6 +64,7 @@ SCORES_SCHEMA: dict[str, pl.DataType] = {
     "payout_multiplier": DISPLAY,
     "incomplete": pl.Boolean(),
     "incomplete_reason": pl.Utf8(),
+    "missing_policy": pl.Utf8(),
     "composite_exact": pl.Utf8(),
     "multiplier_exact": pl.Utf8(),
     "bonus_target": MONEY,
@@ -78,6 +80,9 @@ SCORES_SCHEMA: dict[str, pl.DataType] = {
 NO_ACTUAL = "no_actual"
 NO_TARGET = "no_target"
 NO_ACTUAL_NO_TARGET = "no_actual_no_target"
+# what a missing metric did (matrix.when_missing; scores.missing_policy lists them, strongest first)
+RENORMALISE, ZERO, HOLD = "renormalise", "zero", "hold"
+_POLICY_ORDER = (HOLD, ZERO, RENORMALISE)
 
 
 # ---------------------------------------------------------------------------
@@ -233,19 +238,36 @@ def compute_bonus(
 _WORDS = {NO_ACTUAL: "no actual", NO_TARGET: "no target", NO_ACTUAL_NO_TARGET: "no actual, no target"}
 
 
-def _judge(actual: Fraction | None, target: Fraction | None, direction: str, cap: Fraction
-           ) -> tuple[Fraction | None, str | None, bool]:
-    """(achievement or None, removal reason code or None, target given but not positive)."""
+def _judge(actual: Fraction | None, target: Fraction | None, direction: str, cap: Fraction, policy: str = RENORMALISE
+           ) -> tuple[Fraction | None, str | None, bool, str | None]:
+    """(achievement or None, missing-data reason code or None, target given but not positive, what the
+    missing data did: None when nothing is missing, else `renormalise` (removed), `zero` (a missing actual
+    counted as achievement 0; a missing target still removes the metric) or `hold` (removed, bonus held))."""
     ach = compute_achievement(actual, target, direction, cap)
     no_target = target is None or (direction == "higher" and target <= 0)
-    reason = None
+    reason = treatment = None
     if ach is None:
         reason = NO_ACTUAL_NO_TARGET if actual is None and no_target else NO_ACTUAL if actual is None else NO_TARGET
-    return ach, reason, target is not None and no_target
+        treatment = RENORMALISE if policy == ZERO and no_target else policy
+        if treatment == ZERO:
+            ach = Fraction(0)
+    return ach, reason, target is not None and no_target, treatment
 
 
-def _removal_text(metric: str, reason: str, target_not_positive: bool) -> str:
-    return f"{metric}: {_WORDS[reason]}" + (" (target <= 0)" if target_not_positive else "")
+def _removal_text(metric: str, reason: str, target_not_positive: bool, treatment: str | None = RENORMALISE) -> str:
+    return (f"{metric}: {_WORDS[reason]}" + (" (target <= 0)" if target_not_positive else "")
+            + (" (counted as 0)" if treatment == ZERO else ""))
+
+
+def missing_policy_text(treatments: Iterable[tuple[str | None, Fraction]]) -> str | None:
+    """scores.missing_policy: the treatments that changed the result — of (treatment, weight) per metric, those
+    of a missing metric with a positive weight, and `hold` whatever the weight — strongest first, or None."""
+    used = {t for t, w in treatments if t is not None and (t == HOLD or w > 0)}
+    return ",".join(t for t in _POLICY_ORDER if t in used) or None
+
+
+def _finish_reason(reason: str | None, held: bool) -> str | None:
+    return f"held (bonus 0 until the data is complete): {reason}" if held else reason
 
 
 def _effective_weights(weights: list[Fraction], included: list[bool]) -> tuple[list[Fraction], Fraction]:
@@ -289,7 +311,9 @@ def score_one(
     """Score one employee's weight row. Returns (metric rows, composite, multiplier, incomplete, reason).
 
     Each metric row holds: metric, direction, actual, target, cap, achievement, weight,
-    effective_weight, weighted_score (Fractions or None), included, reason. The definition that
+    effective_weight, weighted_score (Fractions or None), included, reason, when_missing (what the plan's
+    missing-data policy did: None, renormalise, zero or hold; a held employee's multiplier is 0). The
+    employee's ``missing_policy`` is :func:`missing_policy_text` of the rows. The definition that
     :func:`score_employees` computes for a whole roster at once.
     """
     rows: list[dict[str, Any]] = []
@@ -298,22 +322,24 @@ def score_one(
         actual, target = actuals.get(metric), targets.get(metric)
         cap = to_fraction(plan.cap_for(metric))
         assert cap is not None
-        ach, reason, not_positive = _judge(actual, target, direction, cap)
+        ach, reason, not_positive, treatment = _judge(actual, target, direction, cap, plan.policy_for(metric))
         rows.append({
             "metric": metric, "direction": direction, "actual": actual, "target": target, "cap": cap,
             "achievement": ach, "weight": to_fraction(weight), "included": ach is not None, "reason": reason,
-            "target_not_positive": not_positive,
+            "target_not_positive": not_positive, "when_missing": treatment,
         })
     effective, total = _effective_weights([r["weight"] for r in rows], [r["included"] for r in rows])
     for r, ew in zip(rows, effective):
         r["effective_weight"] = ew
         r["weighted_score"] = ew * r["achievement"] if r["included"] else None
-    parts = [_removal_text(r["metric"], r["reason"], r["target_not_positive"]) for r in rows if not r["included"]]
+    parts = [_removal_text(r["metric"], r["reason"], r["target_not_positive"], r["when_missing"])
+             for r in rows if r["reason"] is not None]
     if not rows:
         parts.append("no weight row")
     composite, multiplier, incomplete, reason = _finish_employee(
         _prepared_curve(plan.payout_curve), (r["weighted_score"] for r in rows if r["included"]), total > 0, parts)
-    return rows, composite, multiplier, incomplete, reason
+    held = any(r["when_missing"] == HOLD for r in rows)
+    return rows, composite, Fraction(0) if held else multiplier, incomplete, _finish_reason(reason, held)
 
 
 # ---------------------------------------------------------------------------
@@ -369,7 +395,7 @@ def score_employees(
     metrics = sorted(set(cells.get_column("metric").to_list()))
     caps = {m: to_fraction(plan.cap_for(m)) for m in metrics}
     directions = {m: plan.metrics[m].direction for m in metrics}
-    cells, achievements = _judge_cells(cells, directions, caps)  # type: ignore[arg-type]
+    cells, achievements = _judge_cells(cells, directions, caps, {m: plan.policy_for(m) for m in metrics})  # type: ignore[arg-type]
     cells, effective, counted = _renormalise_cells(cells, weights)
     cells, scored = _weigh_cells(cells, effective, achievements)
     matrix = cells.with_columns(
@@ -379,7 +405,7 @@ def score_employees(
         pl.col("weight_idx").replace_strict(dict(enumerate(_display(w) for w in weights)), return_dtype=DISPLAY)
         .alias("weight"),
     )
-    scores = _score_employees(plan, period, emps, matrix, scored, counted)
+    scores = _score_employees(plan, period, emps, matrix, scored, counted, weights)
     return (matrix.select(list(MATRIX_SCHEMA)).cast(MATRIX_SCHEMA),  # type: ignore[arg-type]
             scores.cast(SCORES_SCHEMA))  # type: ignore[arg-type]
 
@@ -409,25 +435,27 @@ def _weight_cells(plan: Plan, emps: pl.DataFrame, actuals: pl.DataFrame, targets
     return cells, weights
 
 
-def _judge_cells(cells: pl.DataFrame, directions: dict[str, str], caps: dict[str, Fraction]
-                 ) -> tuple[pl.DataFrame, list[Fraction | None]]:
+def _judge_cells(cells: pl.DataFrame, directions: dict[str, str], caps: dict[str, Fraction],
+                 policies: dict[str, str]) -> tuple[pl.DataFrame, list[Fraction | None]]:
     """Per distinct (metric, actual, target): the achievement, whether the metric counts and why not.
     Adds actual, target, achievement (display), included, reason, ``target_not_positive``, the exact texts,
-    and ``judgement_idx`` indexing the returned achievements."""
+    ``when_missing`` and ``judgement_idx`` indexing the returned achievements."""
     cells, judged = _keyed(cells, ["metric", "actual_num", "actual_den", "target"], "judgement_idx")
-    acts, tgts, achs, reasons, not_pos = [], [], [], [], []
+    acts, tgts, achs, reasons, not_pos, treatments = [], [], [], [], [], []
     for _, metric, num, den, target in judged.iter_rows():
         actual = None
         if num is not None and den is not None and den != 0:
             actual = to_fraction(num) / to_fraction(den)  # type: ignore[operator]
         tgt = to_fraction(target)
-        ach, reason, np_ = _judge(actual, tgt, directions[metric], caps[metric])
+        ach, reason, np_, treatment = _judge(actual, tgt, directions[metric], caps[metric], policies[metric])
         acts.append(actual), tgts.append(tgt), achs.append(ach), reasons.append(reason), not_pos.append(np_)
+        treatments.append(treatment)
     judged = pl.DataFrame({
         "judgement_idx": judged.get_column("judgement_idx"),
         "actual": _display_series(acts), "target": _display_series(tgts),
         "achievement": _display_series(achs), "included": pl.Series([a is not None for a in achs], dtype=pl.Boolean),
         "reason": pl.Series(reasons, dtype=pl.Utf8), "target_not_positive": pl.Series(not_pos, dtype=pl.Boolean),
+        "when_missing": pl.Series(treatments, dtype=pl.Utf8),
         "actual_exact": _text_series(acts), "achievement_exact": _text_series(achs),
     })
     return cells.join(judged, on="judgement_idx", how="left", maintain_order="left"), achs
@@ -480,26 +508,33 @@ def _weigh_cells(cells: pl.DataFrame, effective: list[Fraction], achievements: l
 
 
 def _score_employees(plan: Plan, period: Period, emps: pl.DataFrame, matrix: pl.DataFrame,
-                     scored: list[Fraction | None], counted: list[bool]) -> pl.DataFrame:
-    """Per employee: composite, multiplier and bonus (the only arithmetic done once per employee)."""
+                     scored: list[Fraction | None], counted: list[bool], weights: list[Fraction]) -> pl.DataFrame:
+    """Per employee: composite, multiplier and bonus (the only arithmetic done once per employee); a held
+    employee (a missing metric whose policy is `hold`) gets multiplier 0, so bonus 0."""
     per_emp = matrix.group_by("employee_idx").agg(
         pl.col("score_idx").filter("included").alias("score_idxs"),
         pl.col("pattern_idx").first(),
-        pl.struct("metric", "reason", "target_not_positive").filter(~pl.col("included")).alias("removed_metrics"),
+        pl.struct("metric", "reason", "target_not_positive", "when_missing", "weight_idx")
+        .filter(pl.col("reason").is_not_null()).alias("removed_metrics"),
     )
     emps = emps.join(per_emp, on="employee_idx", how="left", maintain_order="left")
     share, curve = period.share, _prepared_curve(plan.payout_curve)
-    composites, multipliers, incompletes, why, bonuses = [], [], [], [], []
+    composites, multipliers, incompletes, why, bonuses, policies = [], [], [], [], [], []
     for p, s_ids, removed, bonus_target, fte_days, days in emps.select(
         "pattern_idx", "score_idxs", "removed_metrics", "bonus_target", "fte_days", "days_in_period"
     ).iter_rows():
         if p is None:  # no weight row
             parts, counts, s_ids = ["no weight row"], False, []
         else:
-            parts = [_removal_text(r["metric"], r["reason"], r["target_not_positive"]) for r in removed]
+            parts = [_removal_text(r["metric"], r["reason"], r["target_not_positive"], r["when_missing"])
+                     for r in removed]
             counts = counted[p]
         composite, multiplier, incomplete, reason = _finish_employee(
             curve, (scored[s] for s in s_ids), counts, parts)  # type: ignore[misc]
+        held = any(r["when_missing"] == HOLD for r in removed or ())
+        if held:
+            multiplier, reason = Fraction(0), _finish_reason(reason, True)
+        policies.append(missing_policy_text((r["when_missing"], weights[r["weight_idx"]]) for r in removed or ()))
         days = period.days if days is None else int(days)
         bonus = (compute_bonus(bonus_target, share, fte_days, days, multiplier)
                  if bonus_target is not None and fte_days is not None else None)
@@ -509,7 +544,7 @@ def _score_employees(plan: Plan, period: Period, emps: pl.DataFrame, matrix: pl.
         pl.lit(period.label).alias("period"), "employee_id", "department", "role",
         composite=_display_series(composites), payout_multiplier=_display_series(multipliers),
         incomplete=pl.Series(incompletes, dtype=pl.Boolean), incomplete_reason=pl.Series(why, dtype=pl.Utf8),
-        composite_exact=_text_series(composites), multiplier_exact=_text_series(multipliers),
+        missing_policy=pl.Series(policies, dtype=pl.Utf8), composite_exact=_text_series(composites), multiplier_exact=_text_series(multipliers),
         bonus_target=pl.col("bonus_target"), fte_days=pl.col("fte_days"),
         days_in_period=pl.col("days_in_period").fill_null(period.days),
         period_share=pl.lit(exact_text(share)), bonus_amount=pl.Series(bonuses, dtype=MONEY),
