@@ -1,7 +1,9 @@
 """A tiny organisation as typed frames (docs/dev/frames.md) and its evaluated 2026-Q1, for unit tests
 of what stores and shows evaluation results (warehouse marts and periods, explain) without Prefect.
 
-Figures under the default plan (quarter, linear attribution), by hand:
+Figures under the tiny plan below (the default plan's metrics for four departments, quarter, linear
+attribution, a missing metric renormalised; its own, so that tuning the default plan changes nothing here),
+by hand:
 
 * O1 (marketing lead, 10,000.00, won 2026-02-15, owner E1) is touched by E2 (lead_handoff), E1
   (first_contact 3 h later) and E3 (delivery); linear credit 1/3 each: 3,333.33 each and the cent
@@ -17,17 +19,50 @@ Figures under the default plan (quarter, linear attribution), by hand:
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import tempfile
 from decimal import Decimal
+from pathlib import Path
 
 import polars as pl
 
 from schemas.contracts import DATASETS
 from schemas.derive import polars_schema
-from schemas.plan import Plan
+from schemas.plan import Plan, load_plan
 from transforms.evaluation import PeriodResult, evaluate_period
 from transforms.periods import Period, parse_period
 
 PERIOD = "2026-Q1"
+PLAN_YAML = """\
+name: tiny
+version: "2026.1"
+effective_from: 2024-01-01
+timezone: America/Bogota
+period: quarter
+currency: EUR
+achievement_cap: 1.5
+when_missing: renormalise
+departments: [sales, marketing, customer_service, logistics]
+metrics:
+  closing_index:   {kind: closing_index, direction: higher, target: 0.30}
+  prospecting:     {kind: prospecting_index, direction: higher, target: 12}
+  lead_sla:        {kind: lead_sla_compliance, sla_hours: 24, direction: higher, target: 0.90}
+  on_time:         {kind: measurement, metric: on_time_delivery, agg: mean, direction: higher, target: 0.95}
+  tickets:         {kind: activity_count, activity_types: [ticket_resolved], direction: higher, target: 60}
+  referrals:       {kind: activity_count, activity_types: [lead_referred], direction: higher, target: 3}
+  csat:            {kind: customer_satisfaction, direction: higher, target: 8.5, cap: 1.2}
+  contribution:    {kind: commercial_contribution, direction: higher, target: 5000}
+  company_revenue: {kind: company_revenue, direction: higher, target: 2500000}
+weights:
+  sales:            {closing_index: 0.5, contribution: 0.3, company_revenue: 0.2}
+  marketing:        {prospecting: 0.4, lead_sla: 0.2, contribution: 0.2, company_revenue: 0.2}
+  customer_service: {csat: 0.4, tickets: 0.2, referrals: 0.1, contribution: 0.1, company_revenue: 0.2}
+  logistics:        {on_time: 0.5, referrals: 0.1, contribution: 0.2, company_revenue: 0.2}
+role_weights:
+  logistics/driver: {on_time: 0.4, referrals: 0.2, contribution: 0.2, company_revenue: 0.2}
+attribution: {model: linear, lookback_days: 180}
+payout_curve: [[0.0, 0.0], [0.8, 0.0], [0.8, 0.5], [1.0, 1.0], [1.5, 2.0]]
+"""
 AS_OF = dt.datetime(2026, 4, 2, tzinfo=dt.timezone.utc)
 
 
@@ -83,5 +118,13 @@ def period() -> Period:
     return parse_period(PERIOD)
 
 
-def evaluate(plan: Plan) -> PeriodResult:
-    return evaluate_period(plan, period(), frames(), AS_OF)
+@functools.cache
+def plan() -> Plan:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "tiny.yaml"
+        path.write_text(PLAN_YAML, encoding="utf-8")
+        return load_plan(path)
+
+
+def evaluate() -> PeriodResult:
+    return evaluate_period(plan(), period(), frames(), AS_OF)

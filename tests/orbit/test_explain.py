@@ -20,8 +20,8 @@ T0 = dt.datetime(2026, 4, 3, 8, 0, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory, default_plans):
-    result = tiny_org.evaluate(default_plans.base)
+def warehouse(tmp_path_factory):
+    result = tiny_org.evaluate()
     path = tmp_path_factory.mktemp("explain") / "warehouse.duckdb"
     with open_warehouse(path) as con:
         write_period_marts(con, [result], run_id="0123456789abcdef", input_hashes=["h"], started_at=T0,

@@ -23,8 +23,8 @@ Q1 = tiny_org.PERIOD
 
 
 @pytest.fixture(scope="module")
-def result(default_plans):
-    return tiny_org.evaluate(default_plans.base)
+def result():
+    return tiny_org.evaluate()
 
 
 @pytest.fixture(scope="module")
