@@ -26,6 +26,8 @@ MetricKind = Literal[
     "company_revenue",
     "customer_satisfaction",
 ]
+Language = Literal["en", "es", "nl"]
+LANGUAGES: tuple[str, ...] = ("en", "es", "nl")
 AttributionModel = Literal["last_touch", "first_touch", "linear", "position_based", "time_decay", "shapley", "markov"]
 #: What a missing actual or target does (DESIGN "Missing data policy"): drop the metric and renormalise the
 #: weights; count a missing actual as achievement 0 (a missing target still drops it); hold the bonus at 0.
@@ -41,7 +43,56 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Metric(_Strict):
+Text = str | dict[Language, str]
+"""Words for people: one string, or one per language (``{en: ..., es: ..., nl: ...}``)."""
+
+
+def readable(identifier: str) -> str:
+    """The default label of an id: ``days_to_invoice`` -> "Days to invoice", ``hr`` -> "HR"."""
+    words = [w for w in identifier.replace("-", "_").split("_") if w]
+    if not words:
+        return identifier
+    if len(words) == 1 and len(words[0]) <= 2:
+        return words[0].upper()
+    text = " ".join(words)
+    return text[0].upper() + text[1:]
+
+
+def pick_text(text: Text | None, lang: str | None) -> str | None:
+    """The text in ``lang``, falling back to English, then to any language given; None when absent."""
+    if text is None or isinstance(text, str):
+        return text
+    for key in (lang, "en"):
+        if key and text.get(key):  # type: ignore[call-overload]
+            return text[key]  # type: ignore[index]
+    return next(iter(text.values()), None)
+
+
+def _check_text(v: Text | None) -> Text | None:
+    if isinstance(v, str) and not v.strip():
+        raise ValueError("must not be blank")
+    if isinstance(v, dict):
+        if not v:
+            raise ValueError(f"give a text, or one per language ({', '.join(LANGUAGES)})")
+        blank = [k for k, t in v.items() if not t.strip()]
+        if blank:
+            raise ValueError(f"blank text for {blank}")
+    return v
+
+
+class Described(_Strict):
+    """Optional words for people: a label and a one-sentence description."""
+
+    label: Text | None = None
+    description: Text | None = None
+
+    @field_validator("label", "description")
+    @classmethod
+    def _text(cls, v: Text | None) -> Text | None:
+        return _check_text(v)
+
+
+class Metric(Described):
     kind: MetricKind
     direction: Literal["higher", "lower"] = "higher"
     target: Decimal | None = None
@@ -139,6 +190,8 @@ class Plan(_Strict):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     achievement_cap: Decimal = Field(ge=0)
     departments: tuple[str, ...] = Field(min_length=1)
+    # filled from a `departments:` mapping (id -> {label, description}); not a YAML key of its own
+    department_texts: dict[str, Described] = {}
     metrics: dict[str, Metric]
     weights: dict[str, dict[str, Decimal]]
     role_weights: dict[str, dict[str, Decimal]] = {}
@@ -146,6 +199,21 @@ class Plan(_Strict):
     payout_curve: tuple[tuple[Decimal, Decimal], ...] = Field(min_length=1)
     when_missing: MissingPolicy = "renormalise"
     funnel: Funnel = Funnel()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _departments_mapping(cls, data: object) -> object:
+        """`departments` is a list of ids or a mapping id -> {label, description} (order kept)."""
+        if not isinstance(data, dict):
+            return data
+        if "department_texts" in data:
+            raise _FieldError(("department_texts",), "unknown field (give labels under `departments`)")
+        depts = data.get("departments")
+        if isinstance(depts, dict):
+            data = dict(data)
+            data["departments"] = [str(k) for k in depts]
+            data["department_texts"] = {str(k): ({} if v is None else v) for k, v in depts.items()}
+        return data
 
     @field_validator("version", mode="before")
     @classmethod
@@ -233,6 +301,24 @@ class Plan(_Strict):
                 return m.sla_hours
         return Decimal(24)
 
+    def metric_label(self, name: str, lang: str | None = None) -> str:
+        """The metric's label in ``lang`` (else English, else the id made readable)."""
+        m = self.metrics.get(name)
+        return pick_text(m.label if m else None, lang) or readable(name)
+
+    def metric_description(self, name: str, lang: str | None = None) -> str | None:
+        m = self.metrics.get(name)
+        return pick_text(m.description if m else None, lang)
+
+    def department_label(self, dept: str, lang: str | None = None) -> str:
+        """The department's label in ``lang`` (else English, else the id made readable)."""
+        d = self.department_texts.get(dept)
+        return pick_text(d.label if d else None, lang) or readable(dept)
+
+    def department_description(self, dept: str, lang: str | None = None) -> str | None:
+        d = self.department_texts.get(dept)
+        return pick_text(d.description if d else None, lang)
+
 
 class _FieldError(ValueError):
     def __init__(self, loc: tuple[str, ...], msg: str) -> None:
@@ -298,6 +384,8 @@ def load_plan(path: str | Path) -> Plan:
                 loc, msg = ctx_err.loc, ctx_err.msg
             else:
                 msg = err["msg"].removeprefix("Value error, ")
+            if loc[:1] == ("department_texts",) and len(loc) > 1:  # the mapping form of `departments`
+                loc = ("departments",) + loc[1:]
             field = ".".join(loc) or "(plan)"
             msgs.append(f"{path}:{_line_of(lines, loc)}: {field}: {msg}")
         raise PlanError("\n".join(msgs)) from None

@@ -80,7 +80,7 @@ PLAN_ERRORS = [
     ("kind: prospecting_index", "kind: prospects", "metrics.prospecting.kind", "prospecting_index"),
     ("[1.0, 1.0], [1.5, 2.0]", "[1.5, 2.0], [1.0, 1.0]", "payout_curve", "sorted"),
     ("timezone: America/Bogota", "timezone: Mars/Olympus", "timezone", "unknown timezone"),
-    ("target: 0.995, cap: 1.05}", "target: 0.995, cap: -1}", "metrics.uptime.cap", "greater than or equal to 0"),
+    ("target: 0.995, cap: 1.05,", "target: 0.995, cap: -1,", "metrics.uptime.cap", "greater than or equal to 0"),
 ]
 
 
