@@ -206,10 +206,10 @@ class Plan(_Strict):
         """`departments` is a list of ids or a mapping id -> {label, description} (order kept)."""
         if not isinstance(data, dict):
             return data
-        if "department_texts" in data:
-            raise _FieldError(("department_texts",), "unknown field (give labels under `departments`)")
         depts = data.get("departments")
         if isinstance(depts, dict):
+            if "department_texts" in data:
+                raise _FieldError(("department_texts",), "give labels under `departments` only")
             data = dict(data)
             data["departments"] = [str(k) for k in depts]
             data["department_texts"] = {str(k): ({} if v is None else v) for k, v in depts.items()}
@@ -373,6 +373,9 @@ def load_plan(path: str | Path) -> Plan:
         raise PlanError(f"{path}:{line}: not valid YAML: {getattr(e, 'problem', e)}") from None
     if not isinstance(data, dict):
         raise PlanError(f"{path}:1: a plan must be a YAML mapping")
+    if "department_texts" in data:  # filled from `departments`, not a key of the file
+        raise PlanError(f"{path}:{_line_of(lines, ('department_texts',))}: department_texts: "
+                        "unknown field (give labels under `departments`)")
     try:
         return Plan.model_validate(data)
     except ValidationError as e:

@@ -137,6 +137,7 @@ def test_departments_mapping_keeps_order_and_texts_fall_back(tmp_path):
         ("departments:\n  customer_service: {label: Service}\n  hr: {title: People}", "", "departments.hr.title"),
         ("departments:\n  customer_service: {label: Service}\n  hr: {label: {en: ''}}", "", "departments.hr.label"),
         ("departments:\n  customer_service: {}\n  Hr: {}", "", "departments"),
+        ("departments: [customer_service, hr]\ndepartment_texts: {hr: {label: People}}", "", "department_texts"),
     ],
 )
 def test_bad_labels_name_file_line_and_field(tmp_path, departments, extra, field):
