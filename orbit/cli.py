@@ -304,6 +304,32 @@ def explain(
 
 
 @app.command()
+def simulate(
+    plan: Annotated[Path, typer.Option("--plan", help="the draft plan file to try")],
+    period: Annotated[Optional[list[str]], typer.Option("--period", help="period to compare (repeatable; default: the last four complete periods)")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="folder for the comparison (default: $ORBIT_HOME/simulations/<draft>_<periods>/)")] = None,
+    in_force: Annotated[Optional[Path], typer.Option("--in-force", help="the plan in force, file or folder (default: $ORBIT_PLAN or plans/default.yaml)")] = None,
+) -> None:
+    """A draft plan against the plan in force on the loaded data: cost, gainers and losers, multipliers.
+
+    Writes only the comparison (CSV and an HTML page); never the marts, snapshot, exports or audit log,
+    and needs no writer slot."""
+    from orbit.simulate import SimulationError, default_out, simulate as run_simulation, summary_text, write_simulation
+    from schemas.plan import PlanError
+
+    plans = _plans(in_force)
+    home = Home.from_env()
+    try:
+        sim = run_simulation(home, plans, plan, period or None)
+    except (SimulationError, PlanError) as e:
+        raise _fail(str(e)) from None
+    except OSError as e:
+        raise _fail(str(e), code=1) from None
+    files = write_simulation(sim, out or default_out(home, sim))
+    typer.echo(summary_text(sim, files))
+
+
+@app.command()
 def report(
     period: Annotated[str, typer.Option("--period", help="period such as 2026-Q3")],
     out: Annotated[Optional[Path], typer.Option("--out", help="HTML file or folder (default: $ORBIT_HOME/reports/report_<period>.html)")] = None,

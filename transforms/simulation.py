@@ -1,0 +1,144 @@
+"""What-if simulation: a draft plan's scores compared with the plan in force's, on the same data.
+
+Pure: the two evaluations' ``scores`` frames (see :mod:`transforms.scoring`) in, comparison frames out.
+The evaluation itself is :func:`transforms.evaluation.evaluate_period`, run once per plan; nothing here
+recomputes a score. Differences are exact (composites and multipliers compared as rationals, money in
+cents), so the plan in force compared with itself gives zero differences everywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from fractions import Fraction
+
+import polars as pl
+
+from transforms.evaluation import find_periods
+from transforms.periods import Period, local_date
+from transforms.scoring import MONEY, round_half_up
+
+#: multiplier bands of the distribution (lower bound inclusive, upper exclusive; the last is open)
+BANDS: tuple[tuple[str, Fraction, Fraction | None], ...] = (
+    ("0", Fraction(0), Fraction(0)),
+    ("0 – 0.5", Fraction(0), Fraction(1, 2)),
+    ("0.5 – 1", Fraction(1, 2), Fraction(1)),
+    ("1 – 1.5", Fraction(1), Fraction(3, 2)),
+    ("1.5 – 2", Fraction(3, 2), Fraction(2)),
+    ("2 and above", Fraction(2), None),
+)
+_EVENT_COLUMNS = {"activities": "occurred_at", "opportunities": "closed_at", "measurements": "measured_at",
+                  "feedback": "responded_at"}
+
+EMPLOYEE_SCHEMA: dict[str, pl.DataType] = {
+    "period": pl.Utf8(), "employee_id": pl.Utf8(), "full_name": pl.Utf8(), "department": pl.Utf8(),
+    "role": pl.Utf8(),
+    "composite_before": pl.Utf8(), "composite_after": pl.Utf8(), "composite_change": pl.Utf8(),
+    "multiplier_before": pl.Utf8(), "multiplier_after": pl.Utf8(), "multiplier_change": pl.Utf8(),
+    "bonus_before": MONEY, "bonus_after": MONEY, "bonus_change": MONEY, "currency": pl.Utf8(),
+    "outcome": pl.Utf8(), "missing_before": pl.Utf8(), "missing_after": pl.Utf8(),
+}
+
+
+def complete_periods(frames: dict[str, pl.DataFrame], tz: str, kind: str, today: dt.date) -> list[Period]:
+    """The periods that the data covers from their first to their last day, ended by ``today``: the data's
+    first event is on or before the period's first day and its last event on or after the period's last day
+    (in the plan's timezone)."""
+    days: list[dt.date] = []
+    for name, column in _EVENT_COLUMNS.items():
+        frame = frames[name]
+        if frame.height:
+            ends = frame.select(pl.col(column).min().alias("lo"), pl.col(column).max().alias("hi"))
+            days += [d for d in ends.select(local_date(ends, "lo", tz), local_date(ends, "hi", tz)).row(0)
+                     if d is not None]
+    if not days:
+        return []
+    first, last = min(days), min(max(days), today)
+    return [p for p in find_periods(frames, tz, kind) if p.start >= first and p.end <= last and p.end < today]
+
+
+def _frac(text: str | None) -> Fraction:
+    return Fraction(0) if text is None else Fraction(text)
+
+
+def _six(value: Fraction) -> str:
+    return str(round_half_up(value, 6))
+
+
+def compare_employees(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
+    """One row per employee and period of either side (:data:`EMPLOYEE_SCHEMA`): composite, multiplier and
+    bonus before and after (exact figures to 6 decimals, money to cents) and the outcome (``gains``,
+    ``loses``, ``same``; by the bonus, then the multiplier, then the composite)."""
+    keys = ["period", "employee_id"]
+    cols = ["full_name", "department", "role", "composite_exact", "multiplier_exact", "bonus_amount", "currency",
+            "missing_policy"]
+
+    def side(frame: pl.DataFrame, suffix: str) -> pl.DataFrame:
+        have = [c for c in cols if c in frame.columns]
+        return frame.select(*keys, *have).rename({c: f"{c}{suffix}" for c in have})
+
+    joined = side(before, "_b").join(side(after, "_a"), on=keys, how="full", coalesce=True).sort(keys)
+    rows = []
+    for r in joined.iter_rows(named=True):
+        cb, ca = _frac(r.get("composite_exact_b")), _frac(r.get("composite_exact_a"))
+        mb, ma = _frac(r.get("multiplier_exact_b")), _frac(r.get("multiplier_exact_a"))
+        bb, ba = r.get("bonus_amount_b"), r.get("bonus_amount_a")
+        change = (ba or Decimal(0)) - (bb or Decimal(0)) if bb is not None or ba is not None else None
+        key = next((d for d in (change, ma - mb, ca - cb) if d), 0)
+        rows.append({
+            "period": r["period"], "employee_id": r["employee_id"],
+            "full_name": r.get("full_name_a") or r.get("full_name_b"),
+            "department": r.get("department_a") or r.get("department_b"),
+            "role": r.get("role_a") or r.get("role_b"),
+            "composite_before": _six(cb), "composite_after": _six(ca), "composite_change": _six(ca - cb),
+            "multiplier_before": _six(mb), "multiplier_after": _six(ma), "multiplier_change": _six(ma - mb),
+            "bonus_before": bb, "bonus_after": ba, "bonus_change": change,
+            "currency": r.get("currency_a") or r.get("currency_b"),
+            "outcome": "gains" if key > 0 else "loses" if key < 0 else "same",
+            "missing_before": r.get("missing_policy_b"), "missing_after": r.get("missing_policy_a"),
+        })
+    return pl.DataFrame(rows, schema=EMPLOYEE_SCHEMA, orient="row")
+
+
+def summarise(employees: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """Cost before and after (sum of bonuses), its change, and how many employees gain, lose or stay the same,
+    grouped ``by`` (e.g. ["period", "department"], ["period"], or [] for the whole comparison)."""
+    aggs = [
+        pl.len().cast(pl.Int64).alias("employees"),
+        pl.col("bonus_before").fill_null(Decimal(0)).sum().cast(MONEY).alias("cost_before"),
+        pl.col("bonus_after").fill_null(Decimal(0)).sum().cast(MONEY).alias("cost_after"),
+        pl.col("bonus_change").fill_null(Decimal(0)).sum().cast(MONEY).alias("cost_change"),
+        (pl.col("outcome") == "gains").sum().cast(pl.Int64).alias("gainers"),
+        (pl.col("outcome") == "loses").sum().cast(pl.Int64).alias("losers"),
+        (pl.col("outcome") == "same").sum().cast(pl.Int64).alias("unchanged"),
+    ]
+    if not by:
+        return employees.select(aggs)
+    return employees.group_by(by).agg(aggs).sort(by)
+
+
+def _band(value: Fraction) -> str:
+    """The band of a multiplier: exactly 0, or the band [lo, hi) it falls in (0 excluded from the first)."""
+    if value < 0:
+        raise ValueError(f"a payout multiplier below 0: {value}")
+    if value == 0:
+        return BANDS[0][0]
+    return next(label for label, lo, hi in BANDS[1:] if lo <= value and (hi is None or value < hi))
+
+
+def multiplier_distribution(employees: pl.DataFrame) -> pl.DataFrame:
+    """How many employees (over all the periods compared) fall in each multiplier band, before and after."""
+    before = [_band(Fraction(v)) for v in employees.get_column("multiplier_before").to_list()]
+    after = [_band(Fraction(v)) for v in employees.get_column("multiplier_after").to_list()]
+    return pl.DataFrame(
+        {"band": [b[0] for b in BANDS],
+         "before": [before.count(b[0]) for b in BANDS],
+         "after": [after.count(b[0]) for b in BANDS]},
+        schema={"band": pl.Utf8, "before": pl.Int64, "after": pl.Int64},
+    )
+
+
+def cost_change_share(total: pl.DataFrame) -> Decimal | None:
+    """The total cost change as a share of the cost before (None when the cost before is 0)."""
+    before, change = total.row(0, named=True)["cost_before"], total.row(0, named=True)["cost_change"]
+    return None if not before else (change / before)
