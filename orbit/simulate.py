@@ -58,6 +58,15 @@ class Simulation:
     def currency(self) -> str:
         return self.draft.currency
 
+    def department_label(self, dept: str | None) -> str:
+        """The department's label in the plan in force (of the latest period compared), else the draft's."""
+        if dept is None:
+            return ""
+        for plan in (self.in_force[self.periods[-1]], self.draft):
+            if dept in plan.departments:
+                return plan.department_label(dept)
+        return self.draft.department_label(dept)
+
 
 def simulate(home: Home, plans: PlanSet, draft_path: Path, periods: list[str] | None = None, *,
              today: dt.date | None = None, wait_seconds: float = 120.0) -> Simulation:
@@ -147,8 +156,6 @@ def _pct(share: Decimal | None) -> str:
     return "" if share is None else f"{share * 100:+.2f} %"
 
 
-def _dept(name: str | None) -> str:
-    return (name or "").replace("_", " ").capitalize()
 
 
 def _versions(sim: Simulation) -> str:
@@ -169,7 +176,7 @@ def summary_text(sim: Simulation, files: dict[str, Path] | None = None) -> str:
         "  by department (all periods)        cost before         cost after             change   gain  lose",
     ]
     for d in summarise(sim.employees, ["department"]).iter_rows(named=True):
-        lines.append(f"  {_dept(d['department']):<28} {_money(d['cost_before'], cur):>18} {_money(d['cost_after'], cur):>18}"
+        lines.append(f"  {sim.department_label(d['department']):<28} {_money(d['cost_before'], cur):>18} {_money(d['cost_after'], cur):>18}"
                      f" {_signed_money(d['cost_change'], cur):>18} {d['gainers']:>6} {d['losers']:>5}")
     lines += ["", "  payout multipliers      before   after"]
     for b in sim.distribution.iter_rows(named=True):
@@ -223,7 +230,7 @@ def render_html(sim: Simulation) -> str:
          for r in sim.by_period.iter_rows(named=True)]))
     out.append("<h2>By department and period</h2>" + _table(
         ["Period", "Department", "Employees", "Cost before", "Cost after", "Change", "Gain", "Lose"],
-        [[r["period"], _dept(r["department"]), r["employees"], _money(r["cost_before"], cur),
+        [[r["period"], sim.department_label(r["department"]), r["employees"], _money(r["cost_before"], cur),
           _money(r["cost_after"], cur), (_signed_money(r["cost_change"], cur), r["cost_change"]), r["gainers"],
           r["losers"]] for r in sim.departments.iter_rows(named=True)]))
     top = max([1, *sim.distribution["before"].to_list(), *sim.distribution["after"].to_list()])
@@ -239,7 +246,7 @@ def render_html(sim: Simulation) -> str:
     out.append("<h2>Employees (largest change first)</h2>" + _table(
         ["Period", "Employee", "Name", "Department", "Composite before", "after", "Multiplier before", "after",
          "Bonus before", "after", "Change", "Missing data (before / after)"],
-        [[r["period"], r["employee_id"], r["full_name"] or "", _dept(r["department"]), r["composite_before"],
+        [[r["period"], r["employee_id"], r["full_name"] or "", sim.department_label(r["department"]), r["composite_before"],
           r["composite_after"], r["multiplier_before"], r["multiplier_after"], _money(r["bonus_before"], cur),
           _money(r["bonus_after"], cur), (_signed_money(r["bonus_change"] or Decimal(0), cur), r["bonus_change"]),
           f"{r['missing_before'] or '–'} / {r['missing_after'] or '–'}"]

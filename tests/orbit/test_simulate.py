@@ -144,6 +144,11 @@ def test_simulate_waits_for_a_writer_and_never_takes_the_writer_slot(org, defaul
     assert proc.wait(timeout=30) == 0
 
 
+def test_simulate_has_help() -> None:
+    result = runner.invoke(app, ["simulate", "--help"])
+    assert result.exit_code == 0 and "--plan" in result.output and "--period" in result.output
+
+
 def test_bad_draft_and_bad_period_exit_2(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("ORBIT_HOME", str(tmp_path))
     bad = tmp_path / "bad.yaml"
