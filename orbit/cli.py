@@ -330,6 +330,26 @@ def simulate(
 
 
 @app.command()
+def diagnose(
+    period: Annotated[str, typer.Option("--period", help="period such as 2026-Q3")],
+    plan: PlanOpt = None,
+) -> None:
+    """The revenue funnel of a period and where the gap to target (and the change) came from, stage by stage."""
+    from orbit.diagnose import render_diagnosis
+    from warehouse.funnel import FunnelNotFound, read_published_funnel
+
+    label = _period(period)
+    currency = _plans(plan).base.currency
+    try:
+        rows = read_published_funnel(Home.from_env().published, label)
+    except FunnelNotFound as e:
+        raise _fail(str(e)) from None
+    except OSError as e:
+        raise _fail(str(e), code=1) from None
+    typer.echo(render_diagnosis(rows, currency))
+
+
+@app.command()
 def report(
     period: Annotated[str, typer.Option("--period", help="period such as 2026-Q3")],
     out: Annotated[Optional[Path], typer.Option("--out", help="HTML file or folder (default: $ORBIT_HOME/reports/report_<period>.html)")] = None,

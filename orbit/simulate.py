@@ -109,8 +109,8 @@ def simulate(home: Home, plans: PlanSet, draft_path: Path, periods: list[str] | 
             raise SimulationError(f"no plan in force on {p.start} (period {p.label}); nothing to compare with")
         in_force[p.label] = plan
         log.info("evaluating %s with the plan in force (%s) and the draft (%s)", p.label, plan.version, draft.version)
-        before.append(evaluate_period(plan, p, frames, as_of).scores)
-        after.append(evaluate_period(draft, p, frames, as_of).scores)
+        before.append(evaluate_period(plan, p, frames, as_of, funnel=False).scores)
+        after.append(evaluate_period(draft, p, frames, as_of, funnel=False).scores)
     employees = compare_employees(pl.concat(before), pl.concat(after))
     if employees.height == 0:
         raise SimulationError(f"nobody was employed in {', '.join(p.label for p in wanted)}; nothing to compare")

@@ -6,12 +6,13 @@ frames in (the six datasets, typed as in docs/dev/frames.md) -> the period's mar
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from schemas.plan import Plan
 from transforms.attribution import attribute_credits, build_touches
+from transforms.funnel import FUNNEL_SCHEMA, revenue_funnel
 from transforms.metrics import INPUT_SCHEMAS, compute_actuals, resolve_targets
 from transforms.periods import Period, in_period, local_date, periods_spanning
 from transforms.roster import INPUT_COLUMNS as ROSTER_COLUMNS
@@ -38,6 +39,7 @@ class PeriodResult:
     credits: pl.DataFrame
     department_values: pl.DataFrame
     department_matrix: pl.DataFrame
+    funnel: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FUNNEL_SCHEMA))  # revenue_funnel rows
 
 
 def find_periods(frames: dict[str, pl.DataFrame], tz: str, kind: str) -> list[Period]:
@@ -75,8 +77,9 @@ def summarize_departments(matrix: pl.DataFrame) -> pl.DataFrame:
 
 
 def evaluate_period(plan: Plan, period: Period, frames: dict[str, pl.DataFrame],
-                    as_of: dt.datetime | None) -> PeriodResult:
-    """Roster, attribution, actuals, targets, scores and department summary of one period."""
+                    as_of: dt.datetime | None, *, funnel: bool = True) -> PeriodResult:
+    """Roster, attribution, actuals, targets, scores, department summary and (unless ``funnel`` is false)
+    the revenue funnel of one period."""
     tz = plan.timezone
     roster = resolve_roster(frames["employees"], period)
     opps = frames["opportunities"]
@@ -94,7 +97,10 @@ def evaluate_period(plan: Plan, period: Period, frames: dict[str, pl.DataFrame],
     matrix, scores = score_employees(plan, period, roster, actuals, targets)
     credits = credits.with_columns(pl.lit(period.label).alias("period"))
     dept_values = dept_values.with_columns(pl.lit(period.label).alias("period"))
-    return PeriodResult(period, plan, matrix, scores, credits, dept_values, summarize_departments(matrix))
+    result = PeriodResult(period, plan, matrix, scores, credits, dept_values, summarize_departments(matrix))
+    if funnel:
+        result.funnel = revenue_funnel(plan, period, opps, frames["activities"])
+    return result
 
 
 
