@@ -1,17 +1,20 @@
 """Reading the warehouse's inputs for work that writes nothing (`orbit simulate`).
 
-DuckDB lets one process open a file read-write *or* any number of processes read-only, never both.
-The pipeline opens the warehouse per task and closes it after, so a reader gets in between two
-writing tasks: this opens it read-only (retrying while a writer holds it, up to ``wait_seconds``),
-loads what it needs in one connection — one consistent state, since no writer can commit while the
-file is open read-only — and closes it at once. Everything else happens in memory, so the window in
-which a writer has to wait (and retry: writing tasks retry after 1 s and 5 s) is the load alone.
+DuckDB lets one process open a file read-write *or* any number of processes read-only, never both,
+and the pipeline opens the warehouse per task. To keep a writer waiting as briefly as possible, this
+opens the warehouse read-only (retrying while a writer holds it, up to ``wait_seconds``), copies the
+file (and its write-ahead log, if a killed writer left one) into a private temporary folder, and lets
+go at once: while the read-only connection is open no writer can commit, so the copy is one consistent
+state. The inputs are then loaded from the copy, which is deleted afterwards. On the demo company the
+warehouse is held for the copy of ~11 MB (milliseconds) instead of the ~0.5 s the load takes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,27 +31,43 @@ class NoWarehouse(FileNotFoundError):
     """No warehouse at that path yet: nothing has been ingested."""
 
 
-def read_inputs(path: Path, columns: Mapping[str, Sequence[str]] | None, *, wait_seconds: float = 120.0,
-                poll_seconds: float = 0.5) -> tuple[dict[str, pl.DataFrame], dt.datetime | None]:
-    """The current rows of every dataset (projected on ``columns``) and the latest activity time, read in one
-    read-only connection; waits up to ``wait_seconds`` for a writer to let go of the file."""
-    if not Path(path).exists():
-        raise NoWarehouse(f"no warehouse at {path}: run `orbit run` (or `orbit demo`) first")
+def _open_waiting(path: Path, wait_seconds: float, poll_seconds: float):
     deadline = time.monotonic() + wait_seconds
     waited = False
     while True:
         try:
-            con = connect(path, read_only=True)
-            break
+            return connect(path, read_only=True)
         except WarehouseBusy:
             if time.monotonic() >= deadline:
-                raise WarehouseBusy(f"{path} stayed locked by a writing run for {wait_seconds:.0f} s; "
+                raise WarehouseBusy(f"{path} stayed locked by a writing run for {wait_seconds:g} s; "
                                     "try again when it has finished") from None
             if not waited:
-                log.info("a run is writing %s; waiting for it to let go (up to %.0f s)", path, wait_seconds)
+                log.info("a run is writing %s; waiting for it to let go (up to %g s)", path, wait_seconds)
                 waited = True
             time.sleep(poll_seconds)
-    try:
-        return load_frames(con, columns), latest_activity_at(con)
-    finally:
-        con.close()
+
+
+def read_inputs(path: Path, columns: Mapping[str, Sequence[str]] | None, *, wait_seconds: float = 120.0,
+                poll_seconds: float = 0.2) -> tuple[dict[str, pl.DataFrame], dt.datetime | None]:
+    """The current rows of every dataset (projected on ``columns``) and the latest activity time, from one
+    consistent state of the warehouse; waits up to ``wait_seconds`` for a writer to let go of the file."""
+    path = Path(path)
+    if not path.exists():
+        raise NoWarehouse(f"no warehouse at {path}: run `orbit run` (or `orbit demo`) first")
+    with tempfile.TemporaryDirectory(prefix="orbit-read-") as tmp:  # mode 0700: the copy holds names and money
+        copy = Path(tmp) / path.name
+        con = _open_waiting(path, wait_seconds, poll_seconds)
+        try:
+            started = time.monotonic()
+            shutil.copyfile(path, copy)
+            wal = path.with_name(path.name + ".wal")
+            if wal.exists():
+                shutil.copyfile(wal, copy.with_name(copy.name + ".wal"))
+        finally:
+            con.close()
+        log.info("warehouse held read-only for %.3f s (copy)", time.monotonic() - started)
+        con = connect(copy, read_only=True)
+        try:
+            return load_frames(con, columns), latest_activity_at(con)
+        finally:
+            con.close()
