@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export GX_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: setup demo test browser lock bench bench-ingest bench-attribution clean
+.PHONY: setup demo test browser spreadsheet lock bench bench-ingest bench-attribution clean
 
 setup: $(STAMP)
 
@@ -23,7 +23,7 @@ $(STAMP): requirements.lock pyproject.toml
 demo: setup
 	$(VENV)/bin/orbit demo
 
-test: setup browser
+test: setup browser spreadsheet
 	$(VENV)/bin/python -m pytest
 
 # Debian's chromium for the report's browser test (tests/orbit/test_report.py). If it cannot be
@@ -33,6 +33,14 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then sudo=; else sudo="sudo -n"; fi; \
 	  { $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
 	  || echo "warning: could not install chromium (apt-get install chromium); the report's browser test will fail" >&2; }
+
+# Debian's LibreOffice Calc (headless) for the spreadsheet test of HR's XLSX export
+# (tests/flows/test_export.py sums its bonus column with a real spreadsheet engine).
+spreadsheet:
+	@command -v soffice >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; else sudo="sudo -n"; fi; \
+	  { $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-calc; } \
+	  || echo "warning: could not install libreoffice-calc; the XLSX spreadsheet test will fail" >&2; }
 
 # Re-resolve the lock after editing pyproject.toml dependencies.
 lock: setup

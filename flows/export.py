@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.common import run_logger, writing_run
 from warehouse.home import Home
-from transforms.export import shape_bonus_export
+from transforms.export import export_text, shape_bonus_export
 from transforms.periods import parse_period
 from warehouse.audit import append_audit
 from warehouse.db import open_warehouse, query_frame, transaction
@@ -34,16 +34,26 @@ class ExportError(ValueError):
 
 
 def _csv_bytes(frame: pl.DataFrame, period: str) -> bytes:
+    """The machine format: every value as text (fixed decimals, true/false, ISO dates)."""
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(frame.columns)
-    writer.writerows(frame.iter_rows())
+    writer.writerows(export_text(frame).iter_rows())
     return buf.getvalue().encode("utf-8")
 
 
+#: Excel number formats of the typed columns (built-in codes render the same in every locale's separators).
+_FIGURE_FORMAT = "0.000000"
+_MONEY_FORMAT = "#,##0.00"
+_DATE_FORMAT = "yyyy-mm-dd"
+
+
 def _xlsx_bytes(frame: pl.DataFrame, period: str) -> bytes:
-    """One sheet, every cell a string (no formula, number or URL conversion: exact figures, guarded text);
-    document dates fixed to the period's last day and zip entries dated 1980-01-01 by xlsxwriter."""
+    """The spreadsheet format: one sheet where figures and money are numbers (money with a two-decimal
+    format, so SUM works), booleans are booleans, dates are dates, and ids, names and every other text
+    are strings (never converted to formulas, numbers or URLs; formula-like text arrives guarded).
+    Document dates are fixed to the period's last day and zip entries dated 1980-01-01 by xlsxwriter, so
+    the bytes depend on the figures only."""
     import xlsxwriter
 
     buf = io.BytesIO()
@@ -51,12 +61,29 @@ def _xlsx_bytes(frame: pl.DataFrame, period: str) -> bytes:
                                      "strings_to_urls": False})
     book.set_properties({"title": f"Bonus inputs {period}", "created": dt.datetime.combine(parse_period(period).end,
                                                                                           dt.time())})
+    formats = {"figure": book.add_format({"num_format": _FIGURE_FORMAT}),
+               "money": book.add_format({"num_format": _MONEY_FORMAT}),
+               "date": book.add_format({"num_format": _DATE_FORMAT})}
     sheet = book.add_worksheet("bonus")
-    for col, name in enumerate(frame.columns):
+    writers = []
+    for col, (name, dtype) in enumerate(frame.schema.items()):
         sheet.write_string(0, col, name)
+        if isinstance(dtype, pl.Decimal):
+            fmt = formats["money"] if dtype.scale == 2 else formats["figure"]
+            writers.append(lambda r, c, v, fmt=fmt: sheet.write_number(r, c, float(v), fmt))
+        elif dtype == pl.Boolean:
+            writers.append(sheet.write_boolean)
+        elif dtype == pl.Date:
+            writers.append(lambda r, c, v: sheet.write_datetime(r, c, dt.datetime.combine(v, dt.time()),
+                                                                formats["date"]))
+        else:
+            writers.append(lambda r, c, v: sheet.write_string(r, c, str(v)))
     for row, values in enumerate(frame.iter_rows(), start=1):
         for col, value in enumerate(values):
-            sheet.write_string(row, col, "" if value is None else value)
+            if value is None:
+                sheet.write_blank(row, col, None)
+            else:
+                writers[col](row, col, value)
     sheet.freeze_panes(1, 0)
     book.close()
     return buf.getvalue()

@@ -25,21 +25,44 @@ def guard_text(value: str | None) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+#: Columns that are text in every format: ids and names, guarded against formulas.
+TEXT_COLUMNS = ("employee_id", "full_name", "department", "period", "currency", "plan_version", "run_id")
+#: Exact figures rounded half-up to 6 decimals (numbers in a spreadsheet).
+FIGURE_COLUMNS = ("composite", "payout_multiplier")
+#: Money in the period's currency, to cents (a number with a two-decimal format in a spreadsheet).
+MONEY_COLUMNS = ("bonus_amount",)
+
+
 def shape_bonus_export(lines: pl.DataFrame, *, draft: bool) -> pl.DataFrame:
-    """Rows of ``bonus_lines`` -> the export table (all text, stable column order, sorted by employee_id)."""
+    """Rows of ``bonus_lines`` -> the export table, typed (stable column order, sorted by employee_id):
+    text columns guarded against formulas, composite and multiplier as Decimal(38,6) rounded half-up from the
+    exact values, bonus_amount as Decimal(18,2), incomplete as Boolean. :func:`export_text` gives the CSV's
+    text; a spreadsheet writer keeps the types."""
+    guarded = {c: pl.col(c).map_elements(guard_text, return_dtype=pl.Utf8) for c in TEXT_COLUMNS}
     out = lines.sort("employee_id").select(
-        pl.col("employee_id").map_elements(guard_text, return_dtype=pl.Utf8),
-        pl.col("full_name").map_elements(guard_text, return_dtype=pl.Utf8),
-        pl.col("department").map_elements(guard_text, return_dtype=pl.Utf8),
-        pl.col("period"),
-        pl.col("composite_exact").map_elements(round_exact, return_dtype=pl.Utf8).alias("composite"),
-        pl.col("multiplier_exact").map_elements(round_exact, return_dtype=pl.Utf8).alias("payout_multiplier"),
-        pl.col("bonus_amount").cast(pl.Utf8),
-        pl.col("currency"),
-        pl.when(pl.col("incomplete")).then(pl.lit("true")).otherwise(pl.lit("false")).alias("incomplete"),
-        pl.col("plan_version"),
-        pl.col("run_id"),
+        guarded["employee_id"],
+        guarded["full_name"],
+        guarded["department"],
+        guarded["period"],
+        pl.col("composite_exact").map_elements(lambda v: round_half_up(Fraction(v), 6), return_dtype=_FIGURE)
+        .alias("composite"),
+        pl.col("multiplier_exact").map_elements(lambda v: round_half_up(Fraction(v), 6), return_dtype=_FIGURE)
+        .alias("payout_multiplier"),
+        pl.col("bonus_amount").cast(pl.Decimal(18, 2)),
+        guarded["currency"],
+        pl.col("incomplete").cast(pl.Boolean),
+        guarded["plan_version"],
+        guarded["run_id"],
     )
     if draft:
         out = out.with_columns(pl.lit("DRAFT").alias("status"))
     return out
+
+
+_FIGURE = pl.Decimal(38, 6)
+
+
+def export_text(table: pl.DataFrame) -> pl.DataFrame:
+    """The export table as text (the CSV): decimals at their fixed places, booleans ``true``/``false``,
+    dates ISO 8601, nulls empty."""
+    return table.select(pl.col(c).cast(pl.Utf8).fill_null("") for c in table.columns)

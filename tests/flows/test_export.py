@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -136,7 +137,7 @@ def test_csv_columns_order_and_no_formulas(closed, exports):
 
 
 @pytest.mark.slow
-def test_xlsx_cells_are_strings_with_fixed_dates(closed, exports):
+def test_xlsx_numbers_are_numbers_text_is_text_with_fixed_dates(closed, exports):
     _, hostile = closed
     data = exports["xlsx", 0].read_bytes()
     with zipfile.ZipFile(io.BytesIO(data)) as z:
@@ -147,14 +148,62 @@ def test_xlsx_cells_are_strings_with_fixed_dates(closed, exports):
     assert "2026-09-30T00:00:00Z" in core  # created/modified: the period's last day, not the clock
     sheet = openpyxl.load_workbook(io.BytesIO(data)).active
     rows = list(sheet.iter_rows())
-    assert [c.value for c in rows[0]] == EXPORT_COLUMNS
-    assert all(c.data_type == "s" for row in rows for c in row if c.value is not None)
+    header = [c.value for c in rows[0]]
+    assert header == EXPORT_COLUMNS
+    col = {name: i for i, name in enumerate(header)}
+    for row in rows[1:]:
+        for name in ("employee_id", "full_name", "department", "period", "currency", "plan_version", "run_id"):
+            assert row[col[name]].data_type == "s", name
+        for name in ("composite", "payout_multiplier"):
+            assert row[col[name]].data_type == "n" and row[col[name]].number_format == "0.000000"
+        assert row[col["bonus_amount"]].data_type == "n" and row[col["bonus_amount"]].number_format == "#,##0.00"
+        assert row[col["incomplete"]].data_type == "b"
     names = {row[0].value: row[1].value for row in rows[1:]}
     for emp, name in hostile.items():
         assert names[emp] == "'" + name
+    # the same figures as the CSV, to the last decimal
     csv_rows = pl.read_csv(exports["csv", 0], infer_schema=False).rows()
-    assert [tuple("" if c.value is None else c.value for c in row) for row in rows[1:]] == \
-        [tuple("" if v is None else v for v in r) for r in csv_rows]
+    assert len(csv_rows) == len(rows) - 1
+    for cells, text in zip(rows[1:], csv_rows):
+        for cell, value in zip(cells, text):
+            if cell.data_type == "n":
+                assert Decimal(repr(cell.value)) == Decimal(value)
+            elif cell.data_type == "b":
+                assert str(cell.value).lower() == value
+            else:
+                assert ("" if cell.value is None else cell.value) == ("" if value is None else value)
+
+
+@pytest.mark.slow
+def test_a_spreadsheet_engine_sums_the_bonus_column_to_the_exports_total(exports, tmp_path):
+    """LibreOffice (headless) opens the XLSX with SUM and COUNT formulas added below it, recomputes, and
+    writes CSV: the sum of bonus_amount is the export's total to the cent, and ids stay text."""
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    assert soffice, "LibreOffice is missing: `make spreadsheet` installs Debian's libreoffice-calc"
+    csv_table = pl.read_csv(exports["csv", 0], infer_schema=False)
+    total = sum((Decimal(v) for v in csv_table["bonus_amount"].drop_nulls()), Decimal(0))
+    composites = sum((Decimal(v) for v in csv_table["composite"]), Decimal(0))
+    n = csv_table.height
+    book = openpyxl.load_workbook(exports["xlsx", 0])
+    sheet = book.active
+    col = {c.value: c.column_letter for c in sheet[1]}
+    bonus, composite, ident = col["bonus_amount"], col["composite"], col["employee_id"]
+    sheet[f"A{n + 3}"] = f"=ROUND(SUM({bonus}2:{bonus}{n + 1}),2)"
+    sheet[f"B{n + 3}"] = f"=COUNT({bonus}2:{bonus}{n + 1})"
+    sheet[f"C{n + 3}"] = f"=COUNT({ident}2:{ident}{n + 1})"
+    sheet[f"D{n + 3}"] = f"=ROUND(SUM({composite}2:{composite}{n + 1}),6)"
+    with_sums = tmp_path / "with_sums.xlsx"
+    book.save(with_sums)
+    proc = subprocess.run(
+        [soffice, f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}", "--headless", "--norestore",
+         "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1", "--outdir", str(tmp_path / "out"), str(with_sums)],
+        capture_output=True, text=True, timeout=240, env={**os.environ, "HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    computed = (tmp_path / "out" / "with_sums.csv").read_text().splitlines()[n + 2].split(",")
+    assert Decimal(computed[0]) == total and total > 0
+    assert int(computed[1]) == csv_table["bonus_amount"].drop_nulls().len() == n  # every amount is a number
+    assert int(computed[2]) == 0  # ids are text
+    assert Decimal(computed[3]) == composites
 
 
 @pytest.mark.slow

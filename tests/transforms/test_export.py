@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from transforms.export import EXPORT_COLUMNS, guard_text, round_exact, shape_bonus_export
+from transforms.export import EXPORT_COLUMNS, export_text, guard_text, round_exact, shape_bonus_export
 
 
 def test_round_exact_half_up_from_exact_rationals():
@@ -28,7 +28,22 @@ def test_shape_bonus_export_columns_order_and_draft():
     })
     out = shape_bonus_export(lines, draft=True)
     assert out.columns == EXPORT_COLUMNS + ["status"]
-    assert out.rows()[0] == ("E1", "Ana", "hr", "2026-Q3", "1.000000", "1.250000", "1250.00", "EUR", "false",
-                             "2026.1", "r", "DRAFT")
+    assert out.rows()[0] == ("E1", "Ana", "hr", "2026-Q3", Decimal("1.000000"), Decimal("1.250000"),
+                             Decimal("1250.00"), "EUR", False, "2026.1", "r", "DRAFT")
     assert out["full_name"][1] == "'=cmd"
+    assert out.schema["composite"] == pl.Decimal(38, 6) and out.schema["bonus_amount"] == pl.Decimal(18, 2)
+    assert out["composite"][1] == Decimal("0.333333")  # rounded half-up from the exact 1/3
+    assert export_text(out).rows()[0] == ("E1", "Ana", "hr", "2026-Q3", "1.000000", "1.250000", "1250.00", "EUR",
+                                          "false", "2026.1", "r", "DRAFT")
+    assert export_text(out).rows()[1][4:9] == ("0.333333", "0.000000", "0.00", "EUR", "true")
     assert shape_bonus_export(lines, draft=False).columns == EXPORT_COLUMNS
+
+
+def test_export_text_writes_missing_money_as_empty():
+    lines = pl.DataFrame({
+        "employee_id": ["E1"], "full_name": [None], "department": ["hr"], "period": ["2026-Q3"],
+        "composite_exact": ["2/3"], "multiplier_exact": ["1/2000000"], "bonus_amount": [None], "currency": [None],
+        "incomplete": [True], "plan_version": ["1"], "run_id": ["r"],
+    }, schema_overrides={"bonus_amount": pl.Decimal(18, 2), "full_name": pl.Utf8, "currency": pl.Utf8})
+    assert export_text(shape_bonus_export(lines, draft=False)).row(0) == (
+        "E1", "", "hr", "2026-Q3", "0.666667", "0.000001", "", "", "true", "1", "r")
