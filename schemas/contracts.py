@@ -9,7 +9,7 @@ the DuckDB DDL (:func:`schemas.derive.ddl`), the polars schema
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 ColumnType = Literal["string", "int", "decimal", "money", "timestamp", "date"]
@@ -48,6 +48,7 @@ class Column:
     not_in_future: bool = False  # timestamps more than the tolerance ahead are quarantined
     reason: str | None = None  # reason code when a value breaks a set/range rule
     doc: str = ""
+    published: bool = True  # may appear in the analysts' snapshot (names and compensation never do)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Dataset:
     columns: tuple[Column, ...]
     required_when: tuple[RequiredWhen, ...] = field(default=())
     doc: str = ""
+    lineage_published: bool = True  # the snapshot shows each row's landing file and line
 
     @property
     def column_names(self) -> list[str]:
@@ -95,16 +97,17 @@ DATASETS: dict[str, Dataset] = {
             "employees",
             key=("employee_id", "effective_from"),
             doc="HR roster: one row per employee and validity interval",
+            lineage_published=False,
             columns=(
                 Column("employee_id", "string", doc="stable employee id"),
-                Column("full_name", "string", doc="person's name (never published)"),
+                Column("full_name", "string", doc="person's name (never published)", published=False),
                 _DEPT,
                 Column("role", "string", doc="role within the department, e.g. driver"),
                 Column("fte", "decimal", min=0, max=1, strict_min=True, reason="out_of_range",
                        doc="full-time equivalent, 0 < fte <= 1"),
                 Column("bonus_target", "money", min=0, reason="out_of_range",
-                       doc="annual bonus target in the plan currency (never published)"),
-                _CCY,
+                       doc="annual bonus target in the plan currency (never published)", published=False),
+                replace(_CCY, published=False),
                 Column("effective_from", "date", doc="first day this row is in force (inclusive)"),
                 Column("manager_id", "string", required=False, nullable=True, doc="employee_id of the manager"),
                 Column("effective_to", "date", required=False, nullable=True,
@@ -195,3 +198,5 @@ DATASETS: dict[str, Dataset] = {
 
 #: Columns every loaded table carries besides the contract's own.
 LINEAGE_COLUMNS = ("_file", "_line", "_sha256", "_loaded_at", "_row_hash", "extra")
+#: The lineage columns the snapshot shows (when the dataset's ``lineage_published``), and what they hold.
+PUBLISHED_LINEAGE = {"_file": "landing file the row came from", "_line": "line of the row in that file"}

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import polars as pl
 
-_SCHEMA = {"check": pl.Utf8, "dataset": pl.Utf8, "rows": pl.Int64, "examples": pl.Utf8}
+from schemas.marts import frame_schema
+
+#: data_quality's declared columns (schemas/marts.py) without the run stamp.
+SCHEMA = frame_schema("data_quality")
 
 
 def _orphans(frame: pl.DataFrame, column: str, known: pl.Series, check: str, dataset: str) -> pl.DataFrame:
     values = frame.get_column(column).drop_nulls()
     missing = values.filter(~values.is_in(known.implode()))
     examples = ", ".join(missing.unique().sort().head(5).to_list())
-    return pl.DataFrame([{"check": check, "dataset": dataset, "rows": missing.len(), "examples": examples}],
-                        schema=_SCHEMA)
+    return pl.DataFrame([{"period": None, "check": check, "dataset": dataset, "rows": missing.len(),
+                          "examples": examples}], schema=SCHEMA)
 
 
 def find_orphans(frames: dict[str, pl.DataFrame], metrics: list[str]) -> pl.DataFrame:

@@ -10,11 +10,11 @@ import datetime as dt
 
 import polars as pl
 
+from schemas.marts import frame_columns
 from transforms.scoring import MONEY
 
 FIGURES = ["composite", "composite_exact", "multiplier_exact", "bonus_amount"]
-RESTATEMENT_COLUMNS = ["period", "employee_id", "old_run_id", "new_run_id", "old_composite", "new_composite",
-                       "old_bonus_amount", "new_bonus_amount", "difference", "reason", "restated_at"]
+RESTATEMENT_COLUMNS = frame_columns("restatements")
 
 
 def compare_figures(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:

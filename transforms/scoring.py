@@ -23,58 +23,19 @@ from typing import Any
 
 import polars as pl
 
+from schemas.marts import FIGURE_PLACES, POLARS_TYPES, frame_schema
 from schemas.plan import Plan
 from transforms.periods import Period
 
 Number = Fraction | Decimal | int | float | str
-DISPLAY_PLACES = 12
-DISPLAY = pl.Decimal(38, DISPLAY_PLACES)
-MONEY = pl.Decimal(18, 2)
+DISPLAY_PLACES = FIGURE_PLACES
+DISPLAY = POLARS_TYPES["figure"]
+MONEY = POLARS_TYPES["money"]
 
-MATRIX_SCHEMA: dict[str, pl.DataType] = {
-    "period": pl.Utf8(),
-    "employee_id": pl.Utf8(),
-    "department": pl.Utf8(),
-    "role": pl.Utf8(),
-    "metric": pl.Utf8(),
-    "direction": pl.Utf8(),
-    "actual": DISPLAY,
-    "target": DISPLAY,
-    "achievement": DISPLAY,
-    "cap": DISPLAY,
-    "weight": DISPLAY,
-    "effective_weight": DISPLAY,
-    "weighted_score": DISPLAY,
-    "included": pl.Boolean(),
-    "reason": pl.Utf8(),
-    "actual_exact": pl.Utf8(),
-    "achievement_exact": pl.Utf8(),
-    "effective_weight_exact": pl.Utf8(),
-    "weighted_score_exact": pl.Utf8(),
-    "detail": pl.Utf8(),
-    "target_source": pl.Utf8(),
-    "when_missing": pl.Utf8(),
-}
-SCORES_SCHEMA: dict[str, pl.DataType] = {
-    "period": pl.Utf8(),
-    "employee_id": pl.Utf8(),
-    "department": pl.Utf8(),
-    "role": pl.Utf8(),
-    "composite": DISPLAY,
-    "payout_multiplier": DISPLAY,
-    "incomplete": pl.Boolean(),
-    "incomplete_reason": pl.Utf8(),
-    "missing_policy": pl.Utf8(),
-    "composite_exact": pl.Utf8(),
-    "multiplier_exact": pl.Utf8(),
-    "bonus_target": MONEY,
-    "fte_days": pl.Decimal(38, 9),
-    "days_in_period": pl.Int64(),
-    "period_share": pl.Utf8(),
-    "bonus_amount": MONEY,
-    "currency": pl.Utf8(),
-    "full_name": pl.Utf8(),
-}
+#: The matrix frame: evaluation_matrix's declared columns (schemas/marts.py) without the run stamps.
+MATRIX_SCHEMA: dict[str, pl.DataType] = dict(frame_schema("evaluation_matrix"))
+#: The scores frame: one row per employee that fills both employee_scores and the private bonus_lines.
+SCORES_SCHEMA: dict[str, pl.DataType] = dict(frame_schema("employee_scores", "bonus_lines"))
 
 # reason codes of a removed metric (matrix.reason) and their wording (scores.incomplete_reason)
 NO_ACTUAL = "no_actual"

@@ -13,100 +13,123 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from schemas.contracts import DATASETS
 from schemas.derive import ddl
+from schemas.marts import FIGURE_PLACES, MARTS, Mart, MartColumn, check_columns
 
 log = logging.getLogger(__name__)
 
-# Marts (public names and leading columns are a contract for analysts).
-_MARTS = [
-    """CREATE TABLE IF NOT EXISTS evaluation_matrix (
-        period VARCHAR NOT NULL, employee_id VARCHAR NOT NULL, department VARCHAR NOT NULL, metric VARCHAR NOT NULL,
-        actual DECIMAL(38,12), target DECIMAL(38,12), achievement DECIMAL(38,12), weight DECIMAL(38,12),
-        weighted_score DECIMAL(38,12), plan_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
-        role VARCHAR, direction VARCHAR, cap DECIMAL(38,12), effective_weight DECIMAL(38,12), included BOOLEAN,
-        reason VARCHAR, detail VARCHAR, target_source VARCHAR, actual_exact VARCHAR, achievement_exact VARCHAR,
-        effective_weight_exact VARCHAR, weighted_score_exact VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS employee_scores (
-        period VARCHAR NOT NULL, employee_id VARCHAR NOT NULL, department VARCHAR NOT NULL, role VARCHAR,
-        composite DECIMAL(38,12) NOT NULL, payout_multiplier DECIMAL(38,12) NOT NULL, incomplete BOOLEAN NOT NULL,
-        incomplete_reason VARCHAR, plan_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
-        composite_exact VARCHAR, multiplier_exact VARCHAR)""",
-    # Private: bonus arithmetic. Read only by the HR export and `orbit explain`; never published.
-    """CREATE TABLE IF NOT EXISTS bonus_lines (
-        period VARCHAR NOT NULL, employee_id VARCHAR NOT NULL, full_name VARCHAR, department VARCHAR NOT NULL,
-        role VARCHAR, composite_exact VARCHAR NOT NULL, multiplier_exact VARCHAR NOT NULL,
-        bonus_target DECIMAL(18,2), period_share VARCHAR, fte_days DECIMAL(38,9), days_in_period BIGINT,
-        bonus_amount DECIMAL(18,2), currency VARCHAR, incomplete BOOLEAN NOT NULL,
-        plan_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS department_matrix (
-        period VARCHAR NOT NULL, department VARCHAR NOT NULL, metric VARCHAR NOT NULL,
-        mean_achievement DECIMAL(38,12), employees BIGINT, plan_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS attribution_credits (
-        period VARCHAR NOT NULL, opportunity_id VARCHAR NOT NULL, employee_id VARCHAR NOT NULL,
-        department VARCHAR NOT NULL, model VARCHAR NOT NULL, credit DECIMAL(18,2) NOT NULL, share DECIMAL(38,12),
-        plan_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS attribution_department_values (
-        period VARCHAR NOT NULL, model VARCHAR NOT NULL, department VARCHAR NOT NULL, value DECIMAL(38,12),
-        plan_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS data_quality (
-        period VARCHAR, "check" VARCHAR NOT NULL, dataset VARCHAR NOT NULL, rows BIGINT NOT NULL,
-        examples VARCHAR, run_id VARCHAR NOT NULL)""",
-    """CREATE SEQUENCE IF NOT EXISTS ingestion_seq""",
-    """CREATE TABLE IF NOT EXISTS ingestion_log (
-        seq BIGINT NOT NULL DEFAULT nextval('ingestion_seq'), file VARCHAR NOT NULL, dataset VARCHAR,
-        sha256 VARCHAR NOT NULL, rows_read BIGINT NOT NULL, rows_loaded BIGINT NOT NULL,
-        rows_quarantined BIGINT NOT NULL, rows_duplicate BIGINT NOT NULL, status VARCHAR NOT NULL,
-        message VARCHAR, file_mtime TIMESTAMPTZ, ingested_at TIMESTAMPTZ NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS quarantine (
-        dataset VARCHAR NOT NULL, file VARCHAR NOT NULL, sha256 VARCHAR NOT NULL, line BIGINT,
-        reason VARCHAR NOT NULL, details VARCHAR, raw JSON, quarantined_at TIMESTAMPTZ NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS runs (
-        run_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, started_at TIMESTAMPTZ NOT NULL,
-        finished_at TIMESTAMPTZ, status VARCHAR NOT NULL, periods VARCHAR, plan_version VARCHAR, message VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS restatements (
-        period VARCHAR NOT NULL, employee_id VARCHAR NOT NULL, old_run_id VARCHAR, new_run_id VARCHAR,
-        old_composite DECIMAL(38,12), new_composite DECIMAL(38,12), old_bonus_amount DECIMAL(18,2),
-        new_bonus_amount DECIMAL(18,2), difference DECIMAL(18,2), reason VARCHAR, restated_at TIMESTAMPTZ)""",
-    """CREATE TABLE IF NOT EXISTS audit_log (
-        seq BIGINT NOT NULL, logged_at VARCHAR NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL,
-        period VARCHAR, run_id VARCHAR, plan_version VARCHAR, input_hashes VARCHAR, output_sha256 VARCHAR,
-        detail VARCHAR, prev_hash VARCHAR, row_hash VARCHAR NOT NULL)""",
-]
+#: DuckDB type of each declared output column type (schemas.marts.POLARS_TYPES has the polars ones).
+DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "int": "BIGINT",
+    "figure": f"DECIMAL(38,{FIGURE_PLACES})",
+    "decimal": "DECIMAL(38,9)",
+    "money": "DECIMAL(18,2)",
+    "boolean": "BOOLEAN",
+    "timestamp": "TIMESTAMPTZ",
+    "json": "JSON",
+}
+#: How information_schema.columns reports those types (for the check of existing tables).
+_REPORTED = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str | bool | int) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return "'" + value.replace("'", "''") + "'"
+
+
+def column_sql(col: MartColumn, *, constraints: bool = True) -> str:
+    """``name TYPE [DEFAULT ...] [NOT NULL]`` of a declared column."""
+    sql = f"{quote_identifier(col.name)} {DUCKDB_TYPES[col.type]}"
+    if col.sequence is not None:
+        sql += f" DEFAULT nextval({_literal(col.sequence)})"
+    elif col.default is not None:
+        sql += f" DEFAULT {_literal(col.default)}"
+    if constraints and not col.nullable:
+        sql += " NOT NULL"
+    return sql
+
+
+def table_ddl(mart: Mart) -> list[str]:
+    """The statements creating a declared table (and the sequences its columns draw from)."""
+    statements = [f"CREATE SEQUENCE IF NOT EXISTS {quote_identifier(c.sequence)}" for c in mart.columns if c.sequence]
+    cols = [column_sql(c) for c in mart.columns]
+    if mart.primary_key:
+        cols.append(f"PRIMARY KEY ({', '.join(quote_identifier(k) for k in mart.primary_key)})")
+    statements.append(f"CREATE TABLE IF NOT EXISTS {quote_identifier(mart.name)} (\n    "
+                      + ",\n    ".join(cols) + "\n)")
+    return statements
+
 
 #: A failed run and why (no data values: error type and message only). Published, and added to the
 #: last good snapshot when a run fails (warehouse.operations), so `orbit status` shows it.
-RUN_FAILURES_DDL = """CREATE TABLE IF NOT EXISTS run_failures (
-    kind VARCHAR NOT NULL, flow_run_id VARCHAR, started_at TIMESTAMPTZ NOT NULL, failed_at TIMESTAMPTZ NOT NULL,
-    error_type VARCHAR NOT NULL, message VARCHAR)"""
+RUN_FAILURES_DDL = table_ddl(MARTS["run_failures"])[-1]
 
+#: Numbered migrations keep what a declaration cannot say (data changes, renames). The tables declared in
+#: schemas/marts.py are created from their declaration, and extended with newly declared columns, on every
+#: migrate (:func:`sync_declared_tables`); versions 2 to 4 were such tables and columns.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
         1,
         "datasets, history, ledger, quarantine and marts",
-        [ddl(d) for d in DATASETS.values()] + [ddl(d, history=True) for d in DATASETS.values()] + _MARTS,
+        [ddl(d) for d in DATASETS.values()] + [ddl(d, history=True) for d in DATASETS.values()],
     ),
-    (
-        2,
-        "period close: period_status, the inputs of each run",
-        [
-            # One row per evaluated period; published as is (`orbit status` renders it).
-            """CREATE TABLE IF NOT EXISTS period_status (
-                period VARCHAR PRIMARY KEY, state VARCHAR NOT NULL DEFAULT 'open', closed_run_id VARCHAR,
-                closed_at TIMESTAMPTZ, closed_by VARCHAR, pending_restatement BOOLEAN NOT NULL DEFAULT false,
-                pending_since TIMESTAMPTZ)""",
-            # Runs are content-addressed: the digest of the sorted SHA-256s of the files that made each run.
-            "CREATE TABLE IF NOT EXISTS run_inputs (run_id VARCHAR PRIMARY KEY, input_hashes VARCHAR NOT NULL)",
-        ],
-    ),
-    (3, "unattended operation: why runs failed", [RUN_FAILURES_DDL]),
-    (
-        4,
-        "ingest: where each rejected file goes (ledgered before the move, so a crash in between is recovered)",
-        ["ALTER TABLE ingestion_log ADD COLUMN IF NOT EXISTS quarantined_to VARCHAR"],
-    ),
+    (2, "period close: period_status, the inputs of each run", []),
+    (3, "unattended operation: why runs failed", []),
+    (4, "ingest: where each rejected file goes (ledgered before the move, so a crash in between is recovered)", []),
 ]
+
+
+class SchemaDrift(RuntimeError):
+    """An existing table's column has another type than its declaration: that needs a numbered migration."""
+
+
+def sync_declared_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create the declared tables that do not exist yet and add the declared columns an existing table lacks
+    (without NOT NULL: rows written before have none; the writers check new rows). Raises :class:`SchemaDrift`
+    when an existing column's type differs from its declaration. Returns what was done."""
+    existing: dict[str, dict[str, str]] = {}
+    for table, column, dtype in con.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_catalog = current_database()").fetchall():
+        existing.setdefault(table, {})[column] = dtype
+    statements, done = [], []
+    for mart in MARTS.values():
+        if not mart.in_warehouse:
+            continue
+        have = existing.get(mart.name)
+        if have is None:
+            statements += table_ddl(mart)
+            done.append(f"created {mart.name}")
+            continue
+        for col in mart.columns:
+            declared = DUCKDB_TYPES[col.type]
+            if col.name not in have:
+                if col.sequence is not None:
+                    statements.append(f"CREATE SEQUENCE IF NOT EXISTS {quote_identifier(col.sequence)}")
+                statements.append(f"ALTER TABLE {quote_identifier(mart.name)} ADD COLUMN "
+                                  f"{column_sql(col, constraints=False)}")
+                done.append(f"added {mart.name}.{col.name}")
+            elif have[col.name] != _REPORTED.get(declared, declared):
+                raise SchemaDrift(f"{mart.name}.{col.name} is {have[col.name]} in the warehouse but declared "
+                                  f"{declared} (schemas/marts.py): changing a type needs a numbered migration")
+    if statements:
+        with transaction(con):
+            for sql in statements:
+                con.execute(sql)
+        for what in done:
+            log.info("warehouse: %s", what)
+    return done
 
 
 class WarehouseBusy(OSError):
@@ -145,6 +168,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
                 con.execute(sql)
             con.execute("INSERT INTO schema_migrations (version, description) VALUES (?, ?)", [version, description])
         log.info("warehouse migrated to version %s: %s", version, description)
+    sync_declared_tables(con)
     return max(v for v, _, _ in MIGRATIONS)
 
 
@@ -169,6 +193,27 @@ def open_warehouse(path: str | Path, *, read_only: bool = False) -> Iterator[duc
         yield con
     finally:
         con.close()
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """Append ``frame`` to the declared ``table`` (schemas/marts.py). The frame must carry exactly the
+    declared columns (one with a default may be left out) with no null where the declaration forbids it:
+    otherwise :class:`schemas.marts.ColumnMismatch` / ``ValueError`` naming them, and nothing is written."""
+    check_columns(table, frame.columns)
+    mart = MARTS[table]
+    nulls = [c.name for c in mart.columns if not c.nullable and c.name in frame.columns
+             and frame.get_column(c.name).null_count()]
+    if nulls:
+        raise ValueError(f"rows for {table} have empty {', '.join(nulls)}, which its declaration "
+                         "(schemas/marts.py) does not allow")
+    if frame.height == 0:
+        return
+    con.register("_mart", frame)
+    try:
+        quoted = ", ".join(f'"{c}"' for c in frame.columns)
+        con.execute(f'INSERT INTO "{table}" ({quoted}) SELECT {quoted} FROM _mart')
+    finally:
+        con.unregister("_mart")
 
 
 def query_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):

@@ -13,14 +13,17 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from schemas.marts import ColumnMismatch, frame_columns, frame_schema
 from warehouse.audit import append_audit
-from warehouse.db import transaction
+from warehouse.db import insert_rows, transaction
 from warehouse.periods import (closed_run_ids, insert_restatements, inputs_digest, mark_evaluated,
                                record_run_inputs, reopen_period, set_pending)
 
 log = logging.getLogger(__name__)
 
-#: mart -> the frame attribute that fills it (see transforms.evaluation.PeriodResult).
+#: mart -> the frame attribute that fills it (see transforms.evaluation.PeriodResult). A frame that fills
+#: several marts (``scores``: the public scores and the private bonus lines) carries exactly the union of
+#: their declared columns, and each mart takes its own.
 MART_SOURCES = {
     "evaluation_matrix": "matrix",
     "employee_scores": "scores",
@@ -29,6 +32,23 @@ MART_SOURCES = {
     "attribution_department_values": "department_values",
     "department_matrix": "department_matrix",
 }
+
+
+def _sources() -> dict[str, list[str]]:
+    by_attr: dict[str, list[str]] = {}
+    for table, attr in MART_SOURCES.items():
+        by_attr.setdefault(attr, []).append(table)
+    return by_attr
+
+
+def split_frame(frame: pl.DataFrame, tables: list[str]) -> dict[str, pl.DataFrame]:
+    """Each of ``tables`` -> its declared columns of ``frame`` (without the stamps the warehouse adds).
+    Raises :class:`schemas.marts.ColumnMismatch` naming the columns the frame lacks and those no table
+    declares."""
+    wanted, have = set(frame_schema(*tables)), set(frame.columns)
+    if wanted != have:
+        raise ColumnMismatch(" and ".join(tables), wanted - have, have - wanted)
+    return {t: frame.select(frame_columns(t)) for t in tables}
 
 
 @dataclass(frozen=True)
@@ -40,19 +60,6 @@ class Restatement:
     reason: str
     rows: pl.DataFrame
     changed: int  # employees whose figures change
-
-
-def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
-    cols = [r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = 'main' "
-        "ORDER BY ordinal_position", [table]).fetchall()]
-    present = [c for c in cols if c in frame.columns]
-    if frame.height == 0:
-        return
-    con.register("_mart", frame.select(present))
-    quoted = ", ".join(f'"{c}"' for c in present)
-    con.execute(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM _mart")
-    con.unregister("_mart")
 
 
 def write_period_marts(con: duckdb.DuckDBPyConnection, results, *, run_id: str, input_hashes: list[str],
@@ -72,11 +79,12 @@ def write_period_marts(con: duckdb.DuckDBPyConnection, results, *, run_id: str, 
                 if label not in (pending or {}):
                     log.warning("period %s was closed while it was being evaluated; its results are kept", label)
                 continue
-            extra = {"plan_version": r.plan.version, "run_id": run_id}
-            for table, attr in MART_SOURCES.items():
-                con.execute(f"DELETE FROM {table} WHERE period = ?", [label])
-                frame = getattr(r, attr).with_columns(**{k: pl.lit(v) for k, v in extra.items()})
-                _insert(con, table, frame)
+            stamps = {"plan_version": r.plan.version, "run_id": run_id}
+            for attr, tables in _sources().items():
+                for table, frame in split_frame(getattr(r, attr), tables).items():
+                    con.execute(f'DELETE FROM "{table}" WHERE period = ?', [label])
+                    insert_rows(con, table, frame.with_columns(**{k: pl.lit(v, dtype=pl.Utf8)
+                                                                  for k, v in stamps.items()}))
             written.append(label)
         for r in restatements:
             reopen_period(con, r.period, expected_run_id=r.closed_run_id)
@@ -90,7 +98,7 @@ def write_period_marts(con: duckdb.DuckDBPyConnection, results, *, run_id: str, 
         set_pending(con, pending or {}, now)
         record_run_inputs(con, run_id, input_hashes)
         con.execute("DELETE FROM data_quality")
-        _insert(con, "data_quality", quality.with_columns(run_id=pl.lit(run_id)))
+        insert_rows(con, "data_quality", quality.with_columns(run_id=pl.lit(run_id, dtype=pl.Utf8)))
         con.execute(
             "INSERT INTO runs (run_id, kind, started_at, finished_at, status, periods, plan_version, message) "
             "VALUES (?, 'evaluate', ?, ?, 'completed', ?, ?, ?)",

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from warehouse.db import query_frame
+from schemas.marts import MARTS
+from warehouse.db import insert_rows, query_frame
 
 #: the columns of ``period_status`` (a contract: `orbit status` and analysts read them from the snapshot)
-PERIOD_STATUS_COLUMNS = ["period", "state", "closed_run_id", "closed_at", "closed_by", "pending_restatement",
-                         "pending_since"]
+PERIOD_STATUS_COLUMNS = MARTS["period_status"].column_names
 
 
 class PeriodStateError(ValueError):
@@ -146,8 +146,4 @@ def reopen_period(con: duckdb.DuckDBPyConnection, period: str, *, expected_run_i
 
 
 def insert_restatements(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> None:
-    if rows.height:
-        con.register("_restated", rows)
-        cols = ", ".join(rows.columns)
-        con.execute(f"INSERT INTO restatements ({cols}) SELECT {cols} FROM _restated")
-        con.unregister("_restated")
+    insert_rows(con, "restatements", rows)

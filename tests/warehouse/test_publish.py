@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
 import subprocess
@@ -12,6 +13,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
+from warehouse import publish
 from warehouse.db import open_warehouse
 from warehouse.publish import PARQUET_LINK, PUBLISHED_TABLES, publish_snapshot
 from warehouse.periods import PERIOD_STATUS_COLUMNS
@@ -165,14 +167,81 @@ def test_a_reader_process_is_never_refused_and_always_consistent_through_20_publ
         assert con.execute("SELECT count(*) FROM employee_scores").fetchall() == [(70,)]
 
 
-def test_a_forbidden_column_stops_the_publish_and_leaves_the_last_snapshot(warehouse, tmp_path):
+def test_a_column_added_outside_the_declaration_is_not_published(warehouse, tmp_path):
+    target = tmp_path / "published" / "analytics.duckdb"
+    with open_warehouse(warehouse) as con:
+        con.execute("ALTER TABLE runs ADD COLUMN bonus_amount DECIMAL(18, 2)")  # not in schemas/marts.py
+        publish_snapshot(con, target)
+    with duckdb.connect(str(target), read_only=True) as con:
+        cols = [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                          "WHERE table_name = 'runs'").fetchall()]
+    assert "bonus_amount" not in cols and "run_id" in cols
+
+
+def test_a_snapshot_unlike_its_declaration_stops_the_publish_and_leaves_the_last_snapshot(warehouse, tmp_path,
+                                                                                          monkeypatch):
     target = tmp_path / "published" / "analytics.duckdb"
     with open_warehouse(warehouse) as con:
         publish_snapshot(con, target)
         before = (target.read_bytes(), (target.parent / PARQUET_LINK).resolve())
-        con.execute("ALTER TABLE runs ADD COLUMN bonus_amount DECIMAL(18, 2)")  # a published-whole table
-        with pytest.raises(RuntimeError, match="refusing to publish runs.bonus_amount"):
+        # a view whose SQL shows a column its declaration does not list
+        monkeypatch.setitem(publish.VIEWS, "leaky", publish.View(
+            "SELECT period, employee_id, composite AS bonus_amount FROM employee_scores", "a view",
+            {"period": "period", "employee_id": "employee"}))
+        with pytest.raises(RuntimeError, match="refusing to publish leaky"):
             publish_snapshot(con, target)
         assert con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = 'snap'").fetchall() == [(0,)]
     assert (target.read_bytes(), (target.parent / PARQUET_LINK).resolve()) == before
     assert [p.name for p in target.parent.glob(f"{PARQUET_LINK}.*")] == [before[1].name]  # the new folder is gone
+
+#: Names, compensation and raw rows: what the snapshot must never show (DESIGN "What is published").
+PRIVATE = {"full_name", "bonus_target", "bonus_amount", "old_bonus_amount", "new_bonus_amount", "difference", "raw"}
+
+
+def test_every_column_of_the_snapshot_is_described(warehouse, tmp_path):
+    target = tmp_path / "published" / "analytics.duckdb"
+    with open_warehouse(warehouse) as con:
+        publish_snapshot(con, target)
+    with duckdb.connect(str(target), read_only=True) as con:
+        undescribed = con.execute("SELECT table_name, column_name FROM data_dictionary "
+                                  "WHERE coalesce(trim(description), '') = ''").fetchall()
+        described = con.execute("SELECT count(*) FROM data_dictionary WHERE column_name IS NOT NULL").fetchall()[0][0]
+        columns = con.execute("SELECT count(*) FROM information_schema.columns").fetchall()[0][0]
+    assert undescribed == []
+    assert described == columns  # every column of every table and view has its row
+
+
+def test_names_and_money_are_kept_out_by_the_declaration(warehouse, tmp_path, monkeypatch):
+    from schemas.contracts import DATASETS
+    from schemas.marts import MARTS
+
+    declared_private = {(t, c.name) for t, m in MARTS.items() for c in m.columns if c.name in PRIVATE}
+    declared_private |= {(t, c.name) for t, ds in DATASETS.items() for c in ds.columns if c.name in PRIVATE}
+    assert {c for _, c in declared_private} == PRIVATE  # each is declared somewhere
+    for table, column in declared_private:  # ... and declared unpublishable (or in an unpublished table)
+        mart = MARTS.get(table)
+        flag = mart.column(column).published and mart.published if mart else DATASETS[table].column(column).published
+        assert not flag, f"{table}.{column}"
+    target = tmp_path / "published" / "analytics.duckdb"
+    with open_warehouse(warehouse) as con:
+        publish_snapshot(con, target)
+    with duckdb.connect(str(target), read_only=True) as con:
+        shown = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns").fetchall()}
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert shown & PRIVATE == set()
+    assert "bonus_lines" not in tables and "audit_log" not in tables and "employees" in tables
+
+    # the flag is what decides: declared publishable, the column would be published
+    import schemas.marts as declared
+    from warehouse import publish as pub
+
+    restatements = MARTS["restatements"]
+    flipped = tuple(c if c.name != "difference" else dataclasses.replace(c, published=True)
+                    for c in restatements.columns)
+    monkeypatch.setitem(declared.MARTS, "restatements", dataclasses.replace(restatements, columns=flipped))
+    monkeypatch.setattr(pub, "PUBLISHED_TABLES", pub._published_tables())
+    with open_warehouse(warehouse) as con:
+        publish_snapshot(con, target)
+    with duckdb.connect(str(target), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'restatements' "
+                           "AND column_name = 'difference'").fetchall() == [(1,)]

@@ -7,6 +7,8 @@ from fractions import Fraction
 
 import polars as pl
 
+from schemas.marts import FIGURE_PLACES, frame_schema
+
 MODELS = ("last_touch", "first_touch", "linear", "position_based", "time_decay", "shapley", "markov")
 HEURISTIC_MODELS = MODELS[:5]
 GAME_MODELS = MODELS[5:]
@@ -14,7 +16,7 @@ CLOSED_STAGES = ("won", "lost")
 UNKNOWN_DEPARTMENT = "unknown"
 
 #: Shares and department values are published rounded half-up to this many decimals.
-SHARE_DECIMALS = 12
+SHARE_DECIMALS = FIGURE_PLACES
 SHARE_SCALE = 10**SHARE_DECIMALS
 #: Bound below which the vectorised Int128 allocation cannot overflow.
 INT128_SAFE = 1 << 125
@@ -30,19 +32,11 @@ TOUCH_COLUMNS = (
     "department",
     "occurred_at",
 )
-CREDITS_SCHEMA = pl.Schema(
-    {
-        "opportunity_id": pl.Utf8,
-        "employee_id": pl.Utf8,
-        "department": pl.Utf8,
-        "model": pl.Utf8,
-        "credit": pl.Decimal(18, 2),
-        "share": pl.Decimal(38, SHARE_DECIMALS),
-    }
-)
-DEPARTMENT_VALUES_SCHEMA = pl.Schema(
-    {"department": pl.Utf8, "model": pl.Utf8, "value": pl.Decimal(38, SHARE_DECIMALS)}
-)
+#: The frames :func:`attribute_credits` returns: the declared marts' columns (schemas/marts.py) without
+#: the period and the run stamps.
+CREDITS_SCHEMA = frame_schema("attribution_credits", exclude=("period",))
+_VALUES = frame_schema("attribution_department_values", exclude=("period",))
+DEPARTMENT_VALUES_SCHEMA = pl.Schema({c: _VALUES[c] for c in ("department", "model", "value")})
 # Internal allocation rows: one per (opportunity, credited employee).
 ROWS_SCHEMA = pl.Schema(
     {
