@@ -117,7 +117,9 @@ def test_a_restatement_rewrites_the_closed_period_reopens_it_and_audits_it(con, 
     _write(con, [result], "r1", quality)
     close_period(con, Q1, user="hr", at=T0)
     rows = pl.DataFrame({"period": [Q1], "employee_id": ["E1"], "old_run_id": ["r1"], "new_run_id": ["r2"],
-                         "difference": [Decimal("0.00")], "reason": ["late feedback"]})
+                         "old_composite": [Decimal("0.9")], "new_composite": [Decimal("0.9")],
+                         "old_bonus_amount": [Decimal("10.00")], "new_bonus_amount": [Decimal("10.00")],
+                         "difference": [Decimal("0.00")], "reason": ["late feedback"], "restated_at": [T0]})
     restatement = Restatement(Q1, "r1", "late feedback", rows, 0)
     assert _write(con, [result], "r2", quality, restatements=[restatement]) == [Q1]
     assert _rows(con, "employee_scores") == [("r2", "2026.1", 4)]

@@ -142,10 +142,16 @@ def test_pending_is_only_ever_set_on_a_closed_period(con):
 
 
 def test_restatement_rows_are_inserted_by_column_name(con):
-    insert_restatements(con, pl.DataFrame(schema={"period": pl.Utf8, "employee_id": pl.Utf8}))  # nothing: no-op
+    from schemas.marts import ColumnMismatch, frame_schema
+
+    insert_restatements(con, pl.DataFrame(schema=frame_schema("restatements")))  # nothing: no-op
     assert con.execute("SELECT count(*) FROM restatements").fetchall() == [(0,)]
-    rows = pl.DataFrame({"employee_id": ["E1"], "period": [Q1], "difference": [Decimal("-10.00")],
-                         "reason": ["late data"]})
-    insert_restatements(con, rows)
+    with pytest.raises(ColumnMismatch, match="missing .*old_run_id"):  # the declared columns, all of them
+        insert_restatements(con, pl.DataFrame(schema={"period": pl.Utf8, "employee_id": pl.Utf8}))
+    row = {"reason": "late data", "difference": Decimal("-10.00"), "employee_id": "E1", "period": Q1,
+           "old_run_id": "r1", "new_run_id": "r2", "old_composite": Decimal("1"), "new_composite": Decimal("0.9"),
+           "old_bonus_amount": Decimal("100.00"), "new_bonus_amount": Decimal("90.00"),
+           "restated_at": dt.datetime(2026, 4, 3, tzinfo=dt.timezone.utc)}
+    insert_restatements(con, pl.DataFrame([row]))
     assert con.execute("SELECT period, employee_id, difference, reason FROM restatements").fetchall() == [
         (Q1, "E1", Decimal("-10.00"), "late data")]
