@@ -15,10 +15,17 @@ from typing import Literal
 ColumnType = Literal["string", "int", "decimal", "money", "timestamp", "date"]
 
 STAGES = ("open", "won", "lost")
+#: The stages of a closed opportunity (it has a closed_at).
+CLOSED_STAGES = ("won", "lost")
 SOURCES = ("marketing", "referral", "outbound", "inbound", "partner")
+#: The activity vocabulary: the types the engine understands. The first two drive metrics by themselves
+#: (prospecting, lead SLA, the revenue funnel); any of them can be counted by a plan's activity_count metric.
+#: A type outside it that no plan metric counts pays nothing and is reported (data_quality).
+LEAD_HANDOFF = "lead_handoff"  # marketing hands a lead to sales
+FIRST_CONTACT = "first_contact"  # sales' first contact with a handed-off lead
 ENGINE_ACTIVITY_TYPES = (
-    "lead_handoff",
-    "first_contact",
+    LEAD_HANDOFF,
+    FIRST_CONTACT,
     "lead_referred",
     "meeting_held",
     "ticket_resolved",
@@ -131,7 +138,7 @@ DATASETS: dict[str, Dataset] = {
                 Column("closed_at", "timestamp", required=False, nullable=True, not_in_future=True,
                        doc="when it was won or lost"),
             ),
-            required_when=(RequiredWhen("closed_at", "stage", ("won", "lost"), "closed_at_missing"),),
+            required_when=(RequiredWhen("closed_at", "stage", CLOSED_STAGES, "closed_at_missing"),),
         ),
         Dataset(
             "activities",

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from schemas.contracts import CLOSED_STAGES
 from schemas.plan import Plan
 from transforms.attribution import attribute_credits, build_touches
 from transforms.funnel import FUNNEL_SCHEMA, revenue_funnel
@@ -83,7 +84,7 @@ def evaluate_period(plan: Plan, period: Period, frames: dict[str, pl.DataFrame],
     tz = plan.timezone
     roster = resolve_roster(frames["employees"], period)
     opps = frames["opportunities"]
-    closed = opps.filter(pl.col("stage").is_in(["won", "lost"]) & in_period(opps, "closed_at", tz, period))
+    closed = opps.filter(pl.col("stage").is_in(CLOSED_STAGES) & in_period(opps, "closed_at", tz, period))
     touches = build_touches(closed, frames["activities"], plan.attribution.lookback_days)
     credits, dept_values = attribute_credits(
         closed, touches, model=plan.attribution.model,

@@ -38,6 +38,7 @@ from fractions import Fraction
 
 import polars as pl
 
+from schemas.contracts import CLOSED_STAGES, FIRST_CONTACT, LEAD_HANDOFF
 from schemas.plan import FUNNEL_STAGES, Plan
 from transforms.periods import Period, in_period
 from transforms.scoring import round_half_up
@@ -114,18 +115,18 @@ def funnel_counts(plan: Plan, period: Period, opportunities: pl.DataFrame, activ
     sla = dt.timedelta(microseconds=round(Fraction(plan.funnel_sla_hours) * 3600 * 1_000_000))
     leads = o.filter((pl.col("source") == "marketing") & in_period(o, "created_at", tz, period)).select("opportunity_id")
     handoffs = (
-        a.filter((pl.col("activity_type") == "lead_handoff") & pl.col("opportunity_id").is_not_null())
+        a.filter((pl.col("activity_type") == LEAD_HANDOFF) & pl.col("opportunity_id").is_not_null())
         .join(leads, on="opportunity_id", how="semi")
         .group_by("opportunity_id").agg(pl.col("occurred_at").cast(ts).min().alias("_t"))
         .sort("_t")
     )
     contacts = (
-        a.filter((pl.col("activity_type") == "first_contact") & pl.col("opportunity_id").is_not_null())
+        a.filter((pl.col("activity_type") == FIRST_CONTACT) & pl.col("opportunity_id").is_not_null())
         .select("opportunity_id", pl.col("occurred_at").cast(ts).alias("_fc")).sort("_fc")
     )
     answered = handoffs.join_asof(contacts, left_on="_t", right_on="_fc", by="opportunity_id", strategy="forward",
                                   check_sortedness=False).filter(pl.col("_fc") <= pl.col("_t") + sla).height
-    closed = o.filter(pl.col("stage").is_in(["won", "lost"]) & pl.col("closed_at").is_not_null()
+    closed = o.filter(pl.col("stage").is_in(CLOSED_STAGES) & pl.col("closed_at").is_not_null()
                       & in_period(o, "closed_at", tz, period))
     won = closed.filter(pl.col("stage") == "won")
     revenue = won.get_column("amount").sum() if won.height else Decimal(0)

@@ -16,8 +16,12 @@ from fractions import Fraction
 
 import polars as pl
 
+from schemas.contracts import CLOSED_STAGES, FIRST_CONTACT, LEAD_HANDOFF
+from schemas.derive import polars_schema
+from schemas.marts import frame_schema
 from schemas.plan import Metric, Plan
 from transforms.periods import Period, in_period, select_period
+from transforms.rounding import half_up
 
 NUM = pl.Decimal(38, 9)
 ACTUALS_SCHEMA: dict[str, pl.DataType] = {
@@ -59,29 +63,21 @@ def _lazy(frame: Frame | None, schema: dict[str, pl.DataType]) -> pl.LazyFrame:
     return frame.lazy()
 
 
-_ACTIVITIES = {
-    "event_id": pl.Utf8(), "occurred_at": pl.Datetime("us", "UTC"), "employee_id": pl.Utf8(),
-    "department": pl.Utf8(), "activity_type": pl.Utf8(), "opportunity_id": pl.Utf8(),
-    "quantity": pl.Decimal(38, 9),
-}
-_OPPORTUNITIES = {
-    "opportunity_id": pl.Utf8(), "created_at": pl.Datetime("us", "UTC"), "stage": pl.Utf8(),
-    "amount": pl.Decimal(18, 2), "owner_employee_id": pl.Utf8(), "source": pl.Utf8(),
-    "closed_at": pl.Datetime("us", "UTC"),
-}
-_MEASUREMENTS = {
-    "measurement_id": pl.Utf8(), "measured_at": pl.Datetime("us", "UTC"), "department": pl.Utf8(),
-    "metric": pl.Utf8(), "value": pl.Decimal(38, 9), "employee_id": pl.Utf8(),
-}
-_FEEDBACK = {
-    "survey_id": pl.Utf8(), "responded_at": pl.Datetime("us", "UTC"), "score": pl.Decimal(38, 9),
-    "employee_id": pl.Utf8(), "department": pl.Utf8(),
-}
-_CREDITS = {"employee_id": pl.Utf8(), "credit": pl.Decimal(18, 2)}
-_TARGETS = {
-    "period": pl.Utf8(), "department": pl.Utf8(), "metric": pl.Utf8(), "target": pl.Decimal(38, 9),
-    "employee_id": pl.Utf8(),
-}
+def _contract(dataset: str, *columns: str) -> dict[str, pl.DataType]:
+    """``columns`` of ``dataset`` with the contract's dtypes (schemas/contracts.py)."""
+    schema = polars_schema(dataset)
+    return {c: schema[c] for c in columns}
+
+
+_ACTIVITIES = _contract("activities", "event_id", "occurred_at", "employee_id", "department", "activity_type",
+                        "opportunity_id", "quantity")
+_OPPORTUNITIES = _contract("opportunities", "opportunity_id", "created_at", "stage", "amount", "owner_employee_id",
+                           "source", "closed_at")
+_MEASUREMENTS = _contract("measurements", "measurement_id", "measured_at", "department", "metric", "value",
+                          "employee_id")
+_FEEDBACK = _contract("feedback", "survey_id", "responded_at", "score", "employee_id", "department")
+_CREDITS = {c: t for c, t in frame_schema("attribution_credits").items() if c in ("employee_id", "credit")}
+_TARGETS = _contract("targets", "period", "department", "metric", "target", "employee_id")
 #: The columns of each dataset that actuals and targets read (an optional one that a frame lacks is
 #: added as nulls, so a caller loading fewer columns than these would change results silently).
 INPUT_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
@@ -195,7 +191,7 @@ def _prospecting_index(spec: Metric, ctx: _Ctx, emps: pl.LazyFrame) -> pl.LazyFr
         "opportunity_id"
     )
     counts = (
-        a.filter((pl.col("activity_type") == "lead_handoff") & pl.col("opportunity_id").is_not_null())
+        a.filter((pl.col("activity_type") == LEAD_HANDOFF) & pl.col("opportunity_id").is_not_null())
         .select("employee_id", "opportunity_id")
         .join(leads, on="opportunity_id", how="semi")
         .unique()
@@ -213,7 +209,7 @@ def _prospecting_index(spec: Metric, ctx: _Ctx, emps: pl.LazyFrame) -> pl.LazyFr
 def _closing_index(spec: Metric, ctx: _Ctx, emps: pl.LazyFrame) -> pl.LazyFrame:
     o = ctx.opportunities
     closed = (
-        o.filter(pl.col("stage").is_in(["won", "lost"]) & pl.col("closed_at").is_not_null())
+        o.filter(pl.col("stage").is_in(CLOSED_STAGES) & pl.col("closed_at").is_not_null())
         .filter(in_period(o, "closed_at", ctx.tz, ctx.period))
         .group_by(pl.col("owner_employee_id").alias("employee_id"))
         .agg((pl.col("stage") == "won").sum().cast(pl.Int64).alias("_won"), pl.len().cast(pl.Int64).alias("_n"))
@@ -230,12 +226,13 @@ def _closing_index(spec: Metric, ctx: _Ctx, emps: pl.LazyFrame) -> pl.LazyFrame:
 def _lead_sla_compliance(spec: Metric, ctx: _Ctx, emps: pl.LazyFrame) -> pl.LazyFrame:
     a, o = ctx.activities, ctx.opportunities
     assert spec.sla_hours is not None
-    sla_us = round(Fraction(spec.sla_hours) * 3600 * 1_000_000)
+    sla = Fraction(spec.sla_hours) * 3600 * 1_000_000
+    sla_us = half_up(sla.numerator, sla.denominator)
     sla = dt.timedelta(microseconds=sla_us)
     ts = pl.Datetime("us", "UTC")
     handoffs = (
         ctx.period_activities.filter(
-            (pl.col("activity_type") == "lead_handoff") & pl.col("opportunity_id").is_not_null()
+            (pl.col("activity_type") == LEAD_HANDOFF) & pl.col("opportunity_id").is_not_null()
         )
         .select("event_id", "employee_id", "opportunity_id", pl.col("occurred_at").cast(ts).alias("_t"))
     )
@@ -244,7 +241,7 @@ def _lead_sla_compliance(spec: Metric, ctx: _Ctx, emps: pl.LazyFrame) -> pl.Lazy
     else:  # Lead SLA: a handoff whose window has not ended by as_of is left out
         handoffs = handoffs.filter(pl.col("_t") + sla <= pl.lit(ctx.as_of, dtype=ts))
     contacts = (
-        a.filter((pl.col("activity_type") == "first_contact") & pl.col("opportunity_id").is_not_null())
+        a.filter((pl.col("activity_type") == FIRST_CONTACT) & pl.col("opportunity_id").is_not_null())
         .select("opportunity_id", pl.col("occurred_at").cast(ts).alias("_fc"))
         .sort("_fc")
     )

@@ -26,6 +26,7 @@ import polars as pl
 from schemas.marts import FIGURE_PLACES, POLARS_TYPES, frame_schema
 from schemas.plan import Plan
 from transforms.periods import Period
+from transforms.rounding import round_half_up, round_ratio
 
 Number = Fraction | Decimal | int | float | str
 DISPLAY_PLACES = FIGURE_PLACES
@@ -70,20 +71,6 @@ def _decimal_fraction(value: Decimal) -> Fraction:
     if not value.is_finite():
         raise ValueError(f"not a finite number: {value}")
     return Fraction(value)
-
-
-def round_half_up(value: Fraction, places: int) -> Decimal:
-    """``value`` rounded half away from zero (ROUND_HALF_UP) to ``places`` decimals, exactly.
-
-    Integer arithmetic only (``floor((2|p|·10^places + q) / 2q)``), no intermediate Fractions.
-    """
-    return _round_ints(value.numerator, value.denominator, places)
-
-
-def _round_ints(num: int, den: int, places: int) -> Decimal:
-    """``num / den`` (den > 0) rounded half-up to ``places`` decimals."""
-    n = (2 * abs(num) * 10**places + den) // (2 * den)
-    return Decimal(f"{'-' if num < 0 and n else ''}{n}E-{places}")
 
 
 def exact_text(value: Fraction | None) -> str | None:
@@ -190,7 +177,7 @@ def compute_bonus(
         f = to_fraction(factor)
         assert f is not None
         num, den = num * f.numerator, den * f.denominator
-    return _round_ints(num, den, 2)  # one rounding of the exact product, no intermediate normalising
+    return round_ratio(num, den, 2)  # one rounding of the exact product, no intermediate normalising
 
 
 # ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from fractions import Fraction
 import polars as pl
 
 from transforms.attribution.common import INT128_SAFE, ROWS_SCHEMA, SHARE_SCALE, scaled_share
+from transforms.rounding import half_up_expr
 
 
 def allocate_ints(amount_cents: int, keys: Sequence[str], nums: Sequence[int], den: int) -> list[int]:
@@ -91,7 +92,7 @@ def allocate_vectorised(w: pl.DataFrame) -> pl.DataFrame:
             "employee_id",
             "department",
             credit_cents=(pl.col("q") + (pl.col("pos") < pl.col("left")).cast(pl.Int128)).cast(pl.Int64),
-            share_scaled=((2 * SHARE_SCALE * num + den) // (2 * den)).cast(pl.Int64),
+            share_scaled=half_up_expr(SHARE_SCALE * num, den).cast(pl.Int64),
         )
         .collect()
     )

@@ -7,12 +7,13 @@ from fractions import Fraction
 
 import polars as pl
 
+from schemas.contracts import CLOSED_STAGES
 from schemas.marts import FIGURE_PLACES, frame_schema
+from transforms.rounding import half_up
 
 MODELS = ("last_touch", "first_touch", "linear", "position_based", "time_decay", "shapley", "markov")
 HEURISTIC_MODELS = MODELS[:5]
 GAME_MODELS = MODELS[5:]
-CLOSED_STAGES = ("won", "lost")
 UNKNOWN_DEPARTMENT = "unknown"
 
 #: Shares and department values are published rounded half-up to this many decimals.
@@ -51,8 +52,8 @@ TOUCH_ORDER = ["opportunity_id", "occurred_at", "event_id", "employee_id", "depa
 
 
 def scaled_share(num: int, den: int) -> int:
-    """round_half_up(num / den * 10^12) for den > 0 (exact integers)."""
-    return (2 * num * SHARE_SCALE + den) // (2 * den)
+    """num / den * 10^12 rounded half-up, for den > 0 (exact integers)."""
+    return half_up(num * SHARE_SCALE, den)
 
 
 def rows_to_credits(rows: pl.DataFrame, model: str) -> pl.DataFrame:
@@ -73,9 +74,7 @@ def rows_to_credits(rows: pl.DataFrame, model: str) -> pl.DataFrame:
 
 def values_frame(values: Mapping[str, Fraction], model: str) -> pl.DataFrame:
     names = sorted(values)
-    scaled = [
-        (2 * v.numerator * SHARE_SCALE + v.denominator) // (2 * v.denominator) for v in (values[d] for d in names)
-    ]
+    scaled = [scaled_share(v.numerator, v.denominator) for v in (values[d] for d in names)]
     return pl.DataFrame(
         {"department": names, "model": [model] * len(names), "scaled": scaled},
         schema={"department": pl.Utf8, "model": pl.Utf8, "scaled": pl.Int64},
