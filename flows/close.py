@@ -5,10 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
-
 from flows.common import run_logger, writing_run
+from flows.engine import NO_CACHE, flow, task
 from flows.evaluate import EvaluationSummary, evaluate_flow
 from flows.publish import publish_flow
 from warehouse.home import Home

@@ -10,19 +10,18 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-from prefect.events import emit_event
-from prefect.exceptions import MissingContextError
-from prefect.logging import get_run_logger
+from flows.engine import in_direct_mode, in_flow_run
 
 log = logging.getLogger("orbit")
 
-#: The global Prefect concurrency limit (1 slot) every run that writes the warehouse holds.
-WRITER_LIMIT = "warehouse-writer"
-#: How long a writer's slot outlives a process that died holding it (renewed while alive).
-WRITER_LEASE_SECONDS = 60
-
 
 def run_logger() -> logging.Logger | logging.LoggerAdapter:
+    """The flow run's logger inside a Prefect flow run, else Orbit's."""
+    if not in_flow_run():
+        return log
+    from prefect.exceptions import MissingContextError
+    from prefect.logging import get_run_logger
+
     try:
         return get_run_logger()
     except MissingContextError:
@@ -30,7 +29,12 @@ def run_logger() -> logging.Logger | logging.LoggerAdapter:
 
 
 def emit(event: str, *, resource_id: str, payload: dict, labels: dict[str, str] | None = None) -> None:
-    """Emit a Prefect event (what `orbit serve`'s triggers listen to); never fails a run."""
+    """Emit a Prefect event (what `orbit serve`'s triggers listen to); never fails a run. A one-off
+    command running without Prefect (:func:`flows.engine.direct`) has no API to emit to: nothing is sent."""
+    if in_direct_mode():
+        return
+    from prefect.events import emit_event
+
     try:
         emit_event(event=event, resource={"prefect.resource.id": resource_id, **(labels or {})}, payload=payload)
     except Exception as e:  # noqa: BLE001 - an unreachable event sink must not fail a data run
@@ -54,33 +58,15 @@ def plan_bytes(paths: list[Path]) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(paths))
 
 
-def ensure_writer_limit() -> None:
-    """Create the `warehouse-writer` limit (1 slot) on the current Prefect API unless it exists."""
-    import httpx
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.exceptions import ObjectNotFound
-
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(WRITER_LIMIT)
-        except ObjectNotFound:
-            try:
-                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=WRITER_LIMIT, limit=1))
-            except httpx.HTTPStatusError as e:  # created meanwhile by another writer
-                if e.response.status_code != 409:
-                    raise
-
-
 @contextlib.contextmanager
 def writing_run(home, kind: str) -> Iterator[None]:
-    """Hold the one `warehouse-writer` slot for a run that writes the warehouse (other writers queue),
-    and record in ``run_failures`` why the run failed, if it does (the last good snapshot stays)."""
-    from prefect.concurrency.sync import concurrency
+    """Hold the home's writer lock for a run that writes the warehouse (other writers queue, whatever
+    process or Prefect API they come from; see :mod:`warehouse.lock`), and record in ``run_failures``
+    why the run failed, if it does (the last good snapshot stays)."""
+    from warehouse.lock import writer_lock
 
-    started = dt.datetime.now(dt.timezone.utc)
-    ensure_writer_limit()
-    with concurrency(WRITER_LIMIT, occupy=1, strict=True, lease_duration=WRITER_LEASE_SECONDS):
+    with writer_lock(home.root, kind, on_wait=run_logger().warning):
+        started = dt.datetime.now(dt.timezone.utc)
         try:
             yield
         except Exception as e:
@@ -88,13 +74,19 @@ def writing_run(home, kind: str) -> Iterator[None]:
             raise
 
 
-def _record_failure(home, kind: str, started: dt.datetime, error: Exception) -> None:
+def _flow_run_id() -> str | None:
+    if not in_flow_run():
+        return None
     from prefect.runtime import flow_run
 
+    return flow_run.get_id()
+
+
+def _record_failure(home, kind: str, started: dt.datetime, error: Exception) -> None:
     from warehouse.db import open_warehouse
     from warehouse.operations import RunFailure, add_failure_to_snapshot, record_failure
 
-    failure = RunFailure(kind, flow_run.get_id(), started, dt.datetime.now(dt.timezone.utc),
+    failure = RunFailure(kind, _flow_run_id(), started, dt.datetime.now(dt.timezone.utc),
                          type(error).__name__, str(error)[:2000])
     try:
         with open_warehouse(home.warehouse) as con:

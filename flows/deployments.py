@@ -2,12 +2,15 @@
 
 - ``nightly``: `orbit run` (ingest every new file, evaluate, publish) on a cron in the plan's timezone.
 - ``ingest-on-arrival``: an ``orbit.landing.file.arrived`` event (emitted by `orbit serve`'s watcher
-  when a delivered file is complete) ingests just that file.
-- ``evaluate-on-change``: an ``orbit.dataset.updated`` event (emitted by ingestion, with the periods
-  the new rows touch) re-evaluates those periods and publishes a new snapshot.
+  when a delivered file is complete) ingests that file — and every other file waiting that is
+  complete, in ledger order, so a burst becomes one run — re-evaluates the periods they touch and
+  publishes a new snapshot, all in one run.
+- ``evaluate-on-change``: an ``orbit.dataset.updated`` event (emitted by an ingestion that does not
+  evaluate itself, e.g. `orbit ingest` against this server, with the periods the new rows touch)
+  re-evaluates those periods and publishes a new snapshot.
 
 Deployment parameters are plain text (the ORBIT_HOME folder and the plan path), so runs can be
-started from the UI too. Every run here writes the warehouse: it holds the `warehouse-writer` slot
+started from the UI too. Every run here writes the warehouse: it holds the home's writer lock
 (see :func:`flows.common.writing_run`) and records a failure in ``run_failures``. The events carry
 the ``orbit.home`` resource label, and the triggers match it, so several ORBIT_HOMEs can share one
 Prefect server.
@@ -15,11 +18,12 @@ Prefect server.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from prefect import flow
 
-from flows.common import home_label, run_logger, writing_run
+from flows.common import home_label, run_logger, touched_periods, writing_run
 from flows.evaluate import evaluate_flow, make_run_id
 from flows.ingest import ingest_flow
 from flows.publish import publish_flow
@@ -43,22 +47,49 @@ def nightly_flow(orbit_home: str, plan: str) -> None:
 
 @flow(name="orbit-ingest-file", persist_result=False)
 def ingest_file_flow(file: str, orbit_home: str, plan: str) -> None:
-    """Ingest one delivered file (``<dataset>/<name>``, relative to landing/).
+    """Ingest a delivered file (``<dataset>/<name>``, relative to landing/) with every file waiting before
+    it and every complete one after it, re-evaluate the periods they touch and publish — one run.
 
-    Files must be applied in ledger order (the newest delivery of a key wins), but Prefect does not
-    promise to create triggered runs in the order of their events. So a file delivered *before*
-    this one and still not ingested is ingested first, in this run; its own run then finds nothing
-    to do. With events in order, this run ingests exactly its file.
+    Files must be applied in ledger order (the newest delivery of a key wins), and Prefect does not
+    promise to create triggered runs in the order of their events: so every file delivered *before*
+    this one and not yet ingested is ingested first, in this run. Files delivered *after* it that are
+    complete too (:func:`warehouse.landing.looks_complete`) are taken along, up to the first one that
+    is not, so a burst of deliveries is ingested, evaluated and published by the first run that gets
+    the writer lock; the runs of the other files then find nothing to do.
     """
-    from warehouse.landing import list_landed
-
     home = Home.from_env(orbit_home)
+    plans = PlanSet.load(Path(plan))
     with writing_run(home, "ingest"):
-        names = [f.name for f in list_landed(home.landing)]
-        files = names[: names.index(file) + 1] if file in names else [file]
-        entries = ingest_flow(home, PlanSet.load(Path(plan)), files=files)
-    if not entries:
-        run_logger().info("%s: already ingested or gone; nothing to do", file)
+        entries = ingest_flow(home, plans, files=waiting_files(home, file), announce=False)
+        if not entries:
+            run_logger().info("%s: already ingested or gone; nothing to do", file)
+            return
+        loaded = [e.file for e in entries if e.status == "loaded" and e.dataset]
+        touched = touched_periods(home, plans, loaded) if loaded else {}
+        if any(periods is None for periods in touched.values()):
+            evaluate_flow(home, plans, None)
+        elif touched:
+            evaluate_flow(home, plans, sorted({p for periods in touched.values() for p in periods}))
+        publish_flow(home)  # the ledger and quarantine change even when no row did
+
+
+def waiting_files(home: Home, file: str, now: float | None = None) -> list[str]:
+    """The files an arrival run ingests, in ledger order: every landed file up to ``file``, then the later
+    ones that look complete, stopping at the first that does not (never a later file before an earlier)."""
+    from warehouse.landing import list_landed, looks_complete
+
+    landed = list_landed(home.landing)
+    names = [f.name for f in landed]
+    if file not in names:
+        return [file]
+    upto = names.index(file) + 1
+    now = time.time() if now is None else now
+    later = []
+    for f in landed[upto:]:
+        if not looks_complete(f, now):
+            break
+        later.append(f.name)
+    return names[:upto] + later
 
 
 @flow(name="orbit-evaluate-change", persist_result=False)

@@ -5,10 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
-
 from flows.common import content_hash, plan_bytes, run_logger
+from flows.engine import NO_CACHE, flow, task
 from warehouse.home import Home
 from schemas.plan import PlanSet
 from transforms.evaluation import EVALUATION_COLUMNS, PeriodResult, evaluate_period, find_periods

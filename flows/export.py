@@ -14,10 +14,9 @@ import os
 from pathlib import Path
 
 import polars as pl
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
 
 from flows.common import run_logger, writing_run
+from flows.engine import NO_CACHE, flow, task
 from warehouse.home import Home
 from transforms.export import export_text, shape_bonus_export
 from transforms.periods import parse_period

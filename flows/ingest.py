@@ -13,10 +13,9 @@ import datetime as dt
 import logging
 
 import duckdb
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
 
 from flows.common import emit, home_label, run_logger, touched_periods
+from flows.engine import NO_CACHE, flow, task
 from warehouse.landing import LandedFile, RejectedFile, list_landed, move_rejected, rejected_target, sha256_of
 from warehouse.home import Home
 from schemas.contracts import DATASETS
@@ -69,8 +68,11 @@ def quarantine_file(home: Home, landed: LandedFile, quarantined_to: str, reason:
 
 
 @flow(name="orbit-ingest", log_prints=False, persist_result=False)
-def ingest_flow(home: Home, plans: PlanSet, files: list[str] | None = None) -> list[LedgerEntry]:
-    """Ingest every new landed file (or only ``files``, paths relative to landing/)."""
+def ingest_flow(home: Home, plans: PlanSet, files: list[str] | None = None, announce: bool = True
+                ) -> list[LedgerEntry]:
+    """Ingest every new landed file (or only ``files``, paths relative to landing/). With ``announce``,
+    emit ``orbit.dataset.updated`` with the periods the new rows touch (for `orbit serve`'s
+    evaluate-on-change); a caller that evaluates and publishes itself passes False."""
     logger = run_logger()
     home.ensure()
     now = dt.datetime.now(dt.timezone.utc)
@@ -108,7 +110,7 @@ def ingest_flow(home: Home, plans: PlanSet, files: list[str] | None = None) -> l
             entry.rows_loaded, entry.rows_quarantined, entry.rows_duplicate, entry.status,
         )
     loaded = [e for e in results if e.status == "loaded" and e.dataset]
-    touched = touched_periods(home, plans, [e.file for e in loaded]) if loaded else {}
+    touched = touched_periods(home, plans, [e.file for e in loaded]) if loaded and announce else {}
     for name in sorted(touched):  # periods None: every period
         emit("orbit.dataset.updated", resource_id=f"orbit.dataset.{name}",
              payload={"dataset": name, "periods": touched[name]}, labels=home_label(home))

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
-
 from flows.common import run_logger
+from flows.engine import NO_CACHE, flow, task
 from warehouse.home import Home
 from warehouse.db import open_warehouse
 from warehouse.publish import publish_snapshot

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prefect import flow
-
 from flows.common import writing_run
+from flows.engine import flow
 from flows.evaluate import EvaluationSummary, evaluate_flow
 from flows.ingest import ingest_flow
 from flows.publish import publish_flow
@@ -25,7 +24,7 @@ class RunResult:
 @flow(name="orbit-run", persist_result=False)
 def run_flow(home: Home, plans: PlanSet, periods: list[str] | None = None) -> RunResult:
     with writing_run(home, "run"):
-        ingested = ingest_flow(home, plans)
+        ingested = ingest_flow(home, plans, announce=False)  # evaluated and published right here
         evaluation = evaluate_flow(home, plans, periods)
         published = publish_flow(home)
     return RunResult(ingested, evaluation, published)

@@ -1,17 +1,24 @@
 """`orbit`: the one command-line entry point.
 
 Exit status: 0 success, 1 a run that failed, 2 bad usage or bad input (with a message
-that says what to fix). Heavy imports (Prefect, Great Expectations) happen inside the
-verbs, so `--help` is instant.
+that says what to fix), 130 / 143 stopped by Ctrl-C / SIGTERM (what was half-done rolled back).
+Heavy imports happen inside the verbs, after their arguments are checked, so `--help` is instant.
+
+One-off verbs run Orbit's flows directly (:func:`flows.engine.direct`), without Prefect, unless
+``PREFECT_API_URL`` names a Prefect server to report to; every verb that writes holds the home's
+writer lock (:mod:`warehouse.lock`) for its whole duration, checks included, so writers queue.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import shutil
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -132,7 +139,10 @@ def ingest(plan: PlanOpt = None) -> None:
     """Ingest every new file in landing/ (validated, quarantined, logged)."""
     from flows.ingest import ingest_flow
 
-    entries = _run(lambda: ingest_flow(Home.from_env(), _plans(plan)))
+    plans = _plans(plan)
+    home = Home.from_env()
+    with _writer(home, "ingest"):
+        entries = _run(lambda: ingest_flow(home, plans))
     _echo_ingest(entries)
     if not entries:
         typer.echo("no new files in landing/")
@@ -144,7 +154,10 @@ def evaluate(period: PeriodOpt = None, plan: PlanOpt = None) -> None:
     from flows.evaluate import evaluate_flow
 
     label = _period(period)
-    summary = _run(lambda: evaluate_flow(Home.from_env(), _plans(plan), [label] if label else None))
+    plans = _plans(plan)
+    home = Home.from_env()
+    with _writer(home, "evaluate"):
+        summary = _run(lambda: evaluate_flow(home, plans, [label] if label else None))
     typer.echo(f"evaluated {', '.join(summary.periods) or 'no period'} (run {summary.run_id[:12]})")
     _echo_closed(summary)
 
@@ -157,7 +170,8 @@ def publish() -> None:
     home = Home.from_env()
     if not home.warehouse.exists():
         raise _fail(f"no warehouse at {home.warehouse}; run `orbit ingest` first")
-    _run(lambda: publish_flow(home))
+    with _writer(home, "publish"):
+        _run(lambda: publish_flow(home))
     typer.echo(f"published {home.published}")
 
 
@@ -166,9 +180,12 @@ def run(plan: PlanOpt = None) -> None:
     """Ingest + evaluate + publish: what the nightly schedule runs."""
     from flows.run import run_flow
 
-    result = _run(lambda: run_flow(Home.from_env(), _plans(plan)))
+    plans = _plans(plan)
+    home = Home.from_env()
+    with _writer(home, "run"):
+        result = _run(lambda: run_flow(home, plans))
     _echo_ingest(result.ingested)
-    typer.echo(f"evaluated {', '.join(result.evaluation.periods) or 'no period'}; published {Home.from_env().published}")
+    typer.echo(f"evaluated {', '.join(result.evaluation.periods) or 'no period'}; published {home.published}")
     _echo_closed(result.evaluation)
 
 
@@ -180,21 +197,22 @@ def export_bonus(
     draft: Annotated[bool, typer.Option("--draft", help="export a period that is not closed, marked DRAFT")] = False,
 ) -> None:
     """HR bonus inputs for one period (closed periods; --draft otherwise)."""
+    if fmt not in ("csv", "xlsx"):
+        raise _fail("--format must be csv or xlsx")
+    label = _period(period)
+    home = Home.from_env()
+    if not home.warehouse.exists():
+        raise _fail(f"no warehouse at {home.warehouse}; run `orbit run` first")
     from flows.export import ExportError, check_export, export_bonus_flow
     from warehouse.db import open_warehouse
 
-    label = _period(period)
-    home = Home.from_env()
-    if fmt not in ("csv", "xlsx"):
-        raise _fail("--format must be csv or xlsx")
-    if not home.warehouse.exists():
-        raise _fail(f"no warehouse at {home.warehouse}; run `orbit run` first")
-    try:
-        with open_warehouse(home.warehouse) as con:
-            check_export(con, label, fmt, draft)
-    except ExportError as e:
-        raise _fail(str(e)) from None
-    path = _run(lambda: export_bonus_flow(home, label, fmt, out, draft))
+    with _writer(home, "export"):
+        try:
+            with open_warehouse(home.warehouse) as con:
+                check_export(con, label, fmt, draft)
+        except ExportError as e:
+            raise _fail(str(e)) from None
+        path = _run(lambda: export_bonus_flow(home, label, fmt, out, draft))
     typer.echo(f"wrote {path}")
 
 
@@ -225,7 +243,10 @@ def demo(
         shutil.rmtree(home.root)
     home.ensure()
     (home.root / DEMO_MARKER).write_text("created by `orbit demo`; the demo may wipe this folder\n")
-    typer.echo(_run(lambda: run_demo(home, _plans(None), employees=employees, months=months, seed=seed)))
+    plans = _plans(None)
+    with _writer(home, "demo"):
+        summary = _run(lambda: run_demo(home, plans, employees=employees, months=months, seed=seed))
+    typer.echo(summary)
 
 
 def _check_period_state(home: Home, check, label: str) -> str:
@@ -253,8 +274,9 @@ def close(period: Annotated[str, typer.Option("--period", help="period such as 2
 
     label = _period(period)
     home = Home.from_env()
-    _check_period_state(home, check_close, label)
-    run_id = _run(lambda: close_flow(home, label))
+    with _writer(home, "close"):
+        _check_period_state(home, check_close, label)
+        run_id = _run(lambda: close_flow(home, label))
     typer.echo(f"closed {label} on run {run_id[:12]}; `orbit export bonus --period {label}` exports it")
 
 
@@ -273,8 +295,10 @@ def reopen(
     if not reason.strip():
         raise _fail("--reason must say why the period is restated")
     home = Home.from_env()
-    _check_period_state(home, check_reopen, label)
-    summary = _run(lambda: reopen_flow(home, _plans(plan), label, reason))
+    plans = _plans(plan)
+    with _writer(home, "reopen"):
+        _check_period_state(home, check_reopen, label)
+        summary = _run(lambda: reopen_flow(home, plans, label, reason))
     typer.echo(f"reopened {label}: restated on run {summary.run_id[:12]} (see the restatements table); "
                f"close it again with `orbit close --period {label}`")
 
@@ -377,6 +401,7 @@ def serve(
     schedule, and runs triggered as soon as a delivered file is complete. Ctrl-C stops everything."""
     from orbit.serve import ServeError, serve_orbit
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # serve stops on KeyboardInterrupt, cleaning up
     plans = _plans(plan)
     home = Home.from_env().ensure()
     try:
@@ -408,12 +433,28 @@ def audit_verify() -> None:
 
 
 # --------------------------------------------------------------------------- helpers
+@contextlib.contextmanager
+def _writer(home: Home, verb: str):
+    """Hold the home's writer lock for a whole writing verb: its checks and its flow (which takes the same
+    lock again, reentrantly). Another writer of this home — a CLI command in another terminal, a run of
+    `orbit serve` — makes this one wait, saying who holds it."""
+    from warehouse.lock import writer_lock
+
+    with writer_lock(home.root, verb, on_wait=lambda message: log.warning("%s", message)):
+        started = time.perf_counter()
+        yield
+        log.info("%s: work took %.3f s", verb, time.perf_counter() - started)
+
+
 def _run(fn):
-    """Run a flow; bad input exits 2, any other failure exits 1, with a message, not a traceback."""
+    """Run a flow; bad input exits 2, any other failure exits 1, with a message, not a traceback.
+
+    Without ``PREFECT_API_URL`` the flow runs directly (no Prefect API to start or report to)."""
+    from flows.engine import direct, prefect_wanted
     from schemas.plan import PlanError
 
     try:
-        with _progress("working (Prefect flows; -v shows the log)"):
+        with _progress("working (-v shows the log)"), (contextlib.nullcontext() if prefect_wanted() else direct()):
             return fn()
     except typer.Exit:
         raise
@@ -443,5 +484,29 @@ class _progress:
         self.progress.stop()
 
 
+class Stopped(BaseException):
+    """SIGTERM or Ctrl-C: unwinds the command (open transactions roll back, the writer lock is freed).
+    A BaseException, so that no `except Exception` (nor Click's own KeyboardInterrupt handling) keeps it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum, frame) -> None:
+    raise Stopped(signum)
+
+
 def main() -> None:
-    app()
+    # Orbit's home holds compensation data: whatever it creates is owner-only (published/ is opened up
+    # explicitly for analysts, see warehouse.publish). Inherited by every process Orbit starts.
+    os.umask(0o077)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stop)
+    try:
+        app()
+    except Stopped as e:
+        name = signal.Signals(e.signum).name
+        typer.secho(f"orbit: stopped by {name}; work in progress was rolled back (nothing half-done is kept)",
+                    err=True, fg=typer.colors.RED)
+        sys.exit(128 + e.signum)

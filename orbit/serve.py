@@ -3,10 +3,9 @@
 1. Unless ``PREFECT_API_URL`` names a healthy Prefect server, start one: ``prefect server start
    --host 127.0.0.1 --port N`` as a child process, with ``PREFECT_HOME`` (and its SQLite database)
    under ``$ORBIT_HOME/prefect``; wait for ``/api/health``.
-2. Create the ``warehouse-writer`` concurrency limit (1 slot) and serve the deployments of
-   :mod:`flows.deployments` (``prefect.serve``) with a runner limit of two runs in flight (one
-   writing, the next one waiting for the slot), so triggered runs execute in the order they were
-   scheduled.
+2. Serve the deployments of :mod:`flows.deployments` (``prefect.serve``) with a runner limit of
+   two runs in flight (one writing, the next one waiting for the home's writer lock), so triggered
+   runs execute in the order they were scheduled.
 3. Watch ``landing/<dataset>/`` and emit ``orbit.landing.file.arrived`` once a file is complete
    (:class:`ArrivalTracker` has the rule).
 
@@ -33,20 +32,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from warehouse.landing import IGNORED_SUFFIXES
+from warehouse.landing import DONE_MARKER, IGNORED_SUFFIXES, SETTLE_SECONDS
 from warehouse.home import Home
 from schemas.contracts import DATASETS
 
 log = logging.getLogger(__name__)
 
 #: Seconds a delivered file's size and modification time must stay unchanged before it counts as complete.
-DEFAULT_SETTLE_SECONDS = float(os.environ.get("ORBIT_SETTLE_SECONDS", "1"))
+DEFAULT_SETTLE_SECONDS = SETTLE_SECONDS
 #: How often the runner asks the server for runs to start (Prefect's default is 10 s).
 DEFAULT_POLL_SECONDS = 1
-#: Runs in flight: the one holding the warehouse-writer slot and the next one, started (imports and all)
-#: while it waits for the slot. The runner starts runs in scheduled order, so they keep their order.
+#: Runs in flight: the one holding the home's writer lock and the next one, started (imports and all)
+#: while it waits for the lock. The runner starts runs in scheduled order, so they keep their order.
 RUNNER_LIMIT = 2
-DONE_MARKER = ".done"
 #: Names a file has while it is being written (never announced; their disappearance means a rename).
 TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial")
 SERVER_START_TIMEOUT = 120.0
@@ -278,8 +276,10 @@ class LocalServer:
             "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{self.folder / 'prefect.db'}",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "DO_NOT_TRACK": "1",
-            # a writer waiting for the warehouse-writer slot asks again within ~0.5 s (Prefect's default: up to 30 s)
-            "PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS": "0.5",
+            # the UI asks its API where /ui-settings says: this server's port, not Prefect's default 4200
+            "PREFECT_SERVER_API_HOST": "127.0.0.1",
+            "PREFECT_SERVER_API_PORT": str(self.port),
+            "PREFECT_UI_API_URL": self.api_url,
         })
         with self.log_file.open("ab") as out:
             self.process = subprocess.Popen(
@@ -422,12 +422,10 @@ def serve_orbit(home: Home, plans, plan_file: Path, port: int, *, echo: Callable
         from prefect.runner import Runner
         from prefect.settings import PREFECT_API_URL, PREFECT_RUNNER_POLL_FREQUENCY, temporary_settings
 
-        from flows.common import ensure_writer_limit
         from flows.deployments import build_deployments
 
         poll = int(os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY", DEFAULT_POLL_SECONDS))
         with temporary_settings({PREFECT_API_URL: api_url, PREFECT_RUNNER_POLL_FREQUENCY: poll}):
-            ensure_writer_limit()
             runner = Runner(limit=RUNNER_LIMIT, pause_on_shutdown=True)  # what prefect.serve() builds
             deployments = build_deployments(home, plans, plan_file)
             for deployment in deployments:

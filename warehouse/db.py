@@ -18,6 +18,7 @@ import polars as pl
 from schemas.contracts import DATASETS
 from schemas.derive import ddl
 from schemas.marts import FIGURE_PLACES, MARTS, Mart, MartColumn, check_columns
+from warehouse.home import make_private
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,7 @@ def open_warehouse(path: str | Path, *, read_only: bool = False) -> Iterator[duc
     con = connect(path, read_only=read_only)
     try:
         if not read_only:
+            make_private(path)  # names, bonus targets and amounts: the owner's alone
             migrate(con)
         yield con
     finally:

@@ -50,13 +50,45 @@ class Home:
         return self.root / "quarantine"
 
     def ensure(self) -> Home:
+        """Create the home's folders that are missing: the private ones (landing, quarantine, exports)
+        owner-only, ``published/`` readable by analysts, the home itself traversable so they reach it."""
         from schemas.contracts import DATASETS
 
-        for d in (self.root, self.published.parent, self.exports, self.quarantine / "files"):
-            d.mkdir(parents=True, exist_ok=True)
-        for name in DATASETS:
-            (self.landing / name).mkdir(parents=True, exist_ok=True)
+        _make_dir(self.root, PUBLIC_DIR)
+        _make_dir(self.published.parent, PUBLIC_DIR)
+        for d in (self.exports, self.quarantine, self.quarantine / "files", self.landing,
+                  *(self.landing / name for name in DATASETS)):
+            _make_dir(d, PRIVATE_DIR)
         return self
+
+
+#: Modes of what Orbit creates under a home: compensation data is its owner's alone (the CLI also sets
+#: umask 077); only the analysts' snapshot under published/ is readable by others.
+PRIVATE_DIR, PRIVATE_FILE, PUBLIC_DIR, PUBLIC_FILE = 0o700, 0o600, 0o755, 0o644
+
+
+def _make_dir(path: Path, mode: int) -> None:
+    """``mkdir -p`` giving the folders it creates exactly ``mode`` (whatever the umask); existing folders
+    keep theirs (an administrator may have opened one on purpose)."""
+    if path.is_dir():
+        return
+    if not path.parent.exists():
+        _make_dir(path.parent, mode)
+    try:
+        path.mkdir()
+    except FileExistsError:
+        return
+    os.chmod(path, mode)
+
+
+def make_private(path: Path) -> None:
+    """Owner-only: 0600 for a file, 0700 for a folder."""
+    os.chmod(path, PRIVATE_DIR if Path(path).is_dir() else PRIVATE_FILE)
+
+
+def make_public(path: Path) -> None:
+    """Readable by everyone (the analysts' snapshot): 0644 for a file, 0755 for a folder."""
+    os.chmod(path, PUBLIC_DIR if Path(path).is_dir() else PUBLIC_FILE)
 
 
 def plan_path(explicit: str | Path | None = None) -> Path:

@@ -57,6 +57,25 @@ class LandedFile:
         return f"{self.path.parent.name}/{self.path.name}"
 
 
+#: Seconds a delivered file's size and modification time must stay unchanged before it counts as complete
+#: when it was neither renamed into place nor marked with ``<name>.done`` (`orbit serve`'s watcher rule).
+SETTLE_SECONDS = float(os.environ.get("ORBIT_SETTLE_SECONDS", "1"))
+#: A marker beside a delivered file saying it is complete (for tools that cannot rename).
+DONE_MARKER = ".done"
+
+
+def looks_complete(landed: LandedFile, now: float, settle_seconds: float = SETTLE_SECONDS) -> bool:
+    """Whether a delivered file can be taken as complete without having seen it arrive: a ``.done``
+    marker beside it, or non-empty and unmodified for ``settle_seconds``."""
+    if landed.path.with_name(landed.path.name + DONE_MARKER).exists():
+        return True
+    try:
+        stat = landed.path.stat()
+    except OSError:
+        return False
+    return stat.st_size > 0 and now - stat.st_mtime >= settle_seconds
+
+
 def list_landed(landing: Path) -> list[LandedFile]:
     """Delivered files in ledger order: modification time, then name."""
     files = []

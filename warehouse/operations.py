@@ -18,6 +18,7 @@ import duckdb
 import polars as pl
 
 from warehouse.db import RUN_FAILURES_DDL, connect, query_frame
+from warehouse.home import make_public
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ def add_failure_to_snapshot(snapshot: Path, failure: RunFailure) -> bool:
             con.execute("CHECKPOINT")
         finally:
             con.close()
+        make_public(tmp)
         os.replace(tmp, snapshot)
     finally:
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):

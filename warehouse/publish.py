@@ -31,6 +31,7 @@ import duckdb
 from schemas.contracts import DATASETS, PUBLISHED_LINEAGE
 from schemas.marts import MARTS, published_tables
 from warehouse.db import table_ddl
+from warehouse.home import make_public
 
 log = logging.getLogger(__name__)
 STORAGE_VERSION = "v1.4.0"  # readable by DuckDB 1.4 and later (DBeaver, duckdb CLI)
@@ -145,6 +146,8 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path) -> dict[str, 
         raise
     finally:
         con.execute("DETACH snap")
+    for path in (tmp, parquet, *parquet.iterdir()):  # the one part of a home analysts may read
+        make_public(path)
     os.replace(tmp, target)
     _swap_link(target.parent / PARQUET_LINK, parquet)
     log.info("published %s and %s (%d tables, generation %d)", target, parquet, len(counts), generation)

@@ -118,28 +118,32 @@ def test_a_failed_run_is_recorded_and_the_last_good_snapshot_stays(seeded):
     assert "evaluate" in section and "ValueError" in section and "2026-Q9" in section
 
 
-def test_writers_take_turns(prefect_harness, tmp_path):
-    from prefect.concurrency.sync import concurrency
-
-    from flows.common import WRITER_LIMIT, writing_run
+def test_writers_take_turns(tmp_path):
+    """Two writing runs of one home in one process (two threads): the second waits for the first."""
+    from flows.common import writing_run
 
     home = Home(tmp_path / "home")
     holding, release = threading.Event(), threading.Event()
+    order: list[str] = []
 
     def first_writer():
         with writing_run(home, "test"):
             holding.set()
             release.wait(60)
+            order.append("first done")
+
+    def second_writer():
+        with writing_run(home, "test"):
+            order.append("second in")
 
     thread = threading.Thread(target=first_writer)
     thread.start()
-    try:
-        assert holding.wait(60)
-        with pytest.raises(TimeoutError):
-            with concurrency(WRITER_LIMIT, occupy=1, timeout_seconds=3, strict=True):
-                pass
-    finally:
-        release.set()
-        thread.join(60)
-    with concurrency(WRITER_LIMIT, occupy=1, timeout_seconds=30, strict=True):
-        pass
+    assert holding.wait(60)
+    second = threading.Thread(target=second_writer)
+    second.start()
+    second.join(1.0)
+    assert second.is_alive() and order == []  # waiting
+    release.set()
+    thread.join(60)
+    second.join(60)
+    assert order == ["first done", "second in"]
