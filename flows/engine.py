@@ -48,6 +48,20 @@ def in_direct_mode() -> bool:
     return _DIRECT.get()
 
 
+_stop_signal: int | None = None
+
+
+def request_stop(signum: int) -> None:
+    """SIGTERM or Ctrl-C arrived: the work is being abandoned, so no step is retried (DuckDB reports a
+    signal during a query as its own error, which a retry would otherwise swallow)."""
+    global _stop_signal
+    _stop_signal = signum
+
+
+def stop_requested() -> int | None:
+    return _stop_signal
+
+
 def prefect_wanted() -> bool:
     """Whether a one-off command should run through Prefect: only when a Prefect API is configured
     (``PREFECT_API_URL``), so that its runs show on that server. Otherwise it runs directly."""
@@ -123,7 +137,8 @@ class _Step:
             try:
                 return self.fn(*args, **kwargs)
             except Exception as e:
-                if attempt == retries or (condition is not None and not condition(self, None, _Failed(e))):
+                if (attempt == retries or _stop_signal is not None
+                        or (condition is not None and not condition(self, None, _Failed(e)))):
                     raise
                 delay = delays[min(attempt, len(delays) - 1)] if isinstance(delays, (list, tuple)) else delays
                 log.warning("%s failed (%s: %s); retrying in %s s", self.name, type(e).__name__, e, delay)

@@ -461,6 +461,10 @@ def _run(fn):
     except (PlanError, UsageProblem) as e:
         raise _fail(str(e)) from None
     except Exception as e:  # noqa: BLE001 - the CLI's last line of defence
+        from flows.engine import stop_requested
+
+        if stop_requested():  # a signal that DuckDB turned into "query interrupted"
+            raise Stopped(stop_requested()) from None
         log.debug("run failed", exc_info=True)
         raise _fail(f"run failed: {e}. Re-run with -v for details.", code=1) from None
 
@@ -494,6 +498,9 @@ class Stopped(BaseException):
 
 
 def _stop(signum, frame) -> None:
+    from flows.engine import request_stop
+
+    request_stop(signum)
     raise Stopped(signum)
 
 

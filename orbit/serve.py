@@ -6,8 +6,8 @@
 2. Serve the deployments of :mod:`flows.deployments` (``prefect.serve``) with a runner limit of
    two runs in flight (one writing, the next one waiting for the home's writer lock), so triggered
    runs execute in the order they were scheduled.
-3. Watch ``landing/<dataset>/`` and emit ``orbit.landing.file.arrived`` once a file is complete
-   (:class:`ArrivalTracker` has the rule).
+3. Watch ``landing/<dataset>/`` and, once a file is complete (:class:`ArrivalTracker` has the rule),
+   ingest it in this process (:class:`ArrivalWorker`): with every file waiting, evaluate, publish.
 
 Ctrl-C (SIGINT) or SIGTERM stops the runner, the watcher and the server it started, in that order.
 While serving, ``$ORBIT_HOME/prefect/serve.json`` says where the API is (``orbit status`` reads it).
@@ -195,15 +195,68 @@ class LandingWatcher:
                     log.exception("could not announce %s", path)
 
 
-def announce_arrival(home: Home, path: Path) -> None:
-    """Emit ``orbit.landing.file.arrived`` for a complete file (what ``ingest-on-arrival`` is triggered by)."""
-    from flows.common import emit, home_label
-    from flows.deployments import FILE_ARRIVED
+class ArrivalWorker:
+    """Ingests complete files in this process, as soon as the watcher hands them over: one run at a time,
+    each folding every file waiting into one ingest + evaluate + publish (``ingest_file_flow``, a Prefect
+    flow run reported to the server like any other, holding the home's writer lock).
 
-    name = f"{path.parent.name}/{path.name}"
-    emit(FILE_ARRIVED, resource_id=f"warehouse.landing.{name}", labels=home_label(home),
-         payload={"file": name, "dataset": path.parent.name, "bytes": path.stat().st_size})
-    log.info("arrived: %s", name)
+    Why in this process rather than through an event, an automation and a deployment run: that round trip
+    costs an automation (~1–2 s) and a fresh Python process per run (imports, flow loading, engine start:
+    2–4 s on a quiet 2-core machine, 20 s under load), before any work. Here the modules are loaded once.
+    """
+
+    def __init__(self, home: Home, plan_file: Path) -> None:
+        import queue
+
+        self.home = home
+        self.plan_file = Path(plan_file).resolve()
+        self.queue: queue.Queue[Path] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.runs = 0
+
+    def start(self) -> ArrivalWorker:
+        context = contextvars.copy_context()  # Prefect's settings (the API URL) live in context variables
+        self._thread = threading.Thread(target=context.run, args=(self._loop,), name="orbit-arrivals", daemon=True)
+        self._thread.start()
+        return self
+
+    def submit(self, path: Path) -> None:
+        log.info("arrived: %s/%s", path.parent.name, path.name)
+        self.queue.put(path)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop taking files; give a run in progress ``timeout`` seconds to end (one that does not is cut
+        off with the process: its transaction never commits, as if it had been killed)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        import queue
+
+        from flows.deployments import ingest_file_flow
+        from warehouse.landing import list_landed
+
+        while not self._stop.is_set():
+            try:
+                batch = [self.queue.get(timeout=0.25)]
+            except queue.Empty:
+                continue
+            while True:  # fold everything waiting into this run
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            names = {f"{p.parent.name}/{p.name}" for p in batch}
+            order = [f.name for f in list_landed(self.home.landing) if f.name in names]
+            if not order:
+                continue  # gone meanwhile
+            try:
+                ingest_file_flow(order[-1], str(self.home.root), str(self.plan_file))  # and all before it
+            except Exception:  # noqa: BLE001 - recorded in run_failures and the flow run; keep serving
+                log.exception("the run for %s failed", ", ".join(order))
+            self.runs += 1
 
 
 def not_yet_ingested(home: Home) -> list[Path]:
@@ -404,6 +457,7 @@ def serve_orbit(home: Home, plans, plan_file: Path, port: int, *, echo: Callable
     signal.signal(signal.SIGTERM, _interrupt)  # until Prefect's runner installs its own (which exits cleanly)
     server: LocalServer | None = None
     watcher: LandingWatcher | None = None
+    worker: ArrivalWorker | None = None
     try:
         api_url = os.environ.get("PREFECT_API_URL")
         if api_url:
@@ -430,7 +484,8 @@ def serve_orbit(home: Home, plans, plan_file: Path, port: int, *, echo: Callable
             deployments = build_deployments(home, plans, plan_file)
             for deployment in deployments:
                 runner.add_deployment(deployment)  # registered now, with its triggers: events from here on count
-            watcher = LandingWatcher(home, lambda path: announce_arrival(home, path), settle_seconds,
+            worker = ArrivalWorker(home, plan_file).start()
+            watcher = LandingWatcher(home, worker.submit, settle_seconds,
                                      initial=not_yet_ingested(home)).start()
             ui = api_url.rstrip("/").removesuffix("/api")
             state_file(home).parent.mkdir(parents=True, exist_ok=True)
@@ -452,6 +507,8 @@ def serve_orbit(home: Home, plans, plan_file: Path, port: int, *, echo: Callable
             signal.signal(sig, signal.SIG_IGN)
         if watcher is not None:
             watcher.stop()
+        if worker is not None:
+            worker.stop()
         if server is not None:
             server.stop()
         state_file(home).unlink(missing_ok=True)

@@ -114,8 +114,8 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path) -> dict[str, 
     target.parent.mkdir(parents=True, exist_ok=True)
     generation = time.time_ns()
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-        leftover.unlink(missing_ok=True)
+    for leftover in target.parent.glob(f".{target.name}.*.tmp*"):  # of writers killed mid-publish: the
+        leftover.unlink(missing_ok=True)                          # writer lock says none is still writing
     parquet = target.parent / f"{PARQUET_LINK}.{generation}"
     parquet.mkdir()
     main = con.execute("SELECT current_database()").fetchall()[0][0]

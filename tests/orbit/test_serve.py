@@ -174,20 +174,75 @@ def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _cli(args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "orbit", *args], env=env, cwd=PACKAGE_ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def _ui_dom(url: str, tmp_path: Path) -> str:
+    """The Prefect UI page as headless Chromium renders it (network limited to this machine)."""
+    import shutil
+
+    binary = shutil.which("chromium")
+    if binary is None:
+        pytest.fail("Chromium is not installed: `make browser` (run by `make test`) installs Debian's `chromium`")
+    profile = tmp_path / "chromium-profile"
+    profile.mkdir(exist_ok=True)
+    return subprocess.run(
+        [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", "--proxy-server=127.0.0.1:9",  # loopback bypasses the dead proxy
+         "--virtual-time-budget=20000", "--dump-dom", url],
+        capture_output=True, text=True, timeout=180, check=True).stdout
+
+
+def _server_runs(api_url: str) -> list[tuple[str, str]]:
+    import httpx
+
+    runs = httpx.post(f"{api_url}/flow_runs/filter", json={"limit": 200}, timeout=30).json()
+    return [(r["name"], r["state_type"]) for r in runs]
+
+
+def _modes(home: Home) -> dict[str, int]:
+    parts = {
+        "warehouse": home.warehouse, "landing": home.landing, "landing/activities": home.landing / "activities",
+        "quarantine": home.quarantine, "exports": home.exports, "prefect": home.root / "prefect",
+        "published": home.published.parent, "snapshot": home.published,
+        "parquet": home.published.parent / "parquet", "parquet file": home.published.parent / "parquet" /
+        "employee_scores.parquet",
+    }
+    return {name: path.stat().st_mode & 0o777 for name, path in parts.items() if path.exists()}
+
+
+PRIVATE = {"warehouse": 0o600, "landing": 0o700, "landing/activities": 0o700, "quarantine": 0o700,
+           "exports": 0o700, "prefect": 0o700}
+PUBLIC = {"published": 0o755, "snapshot": 0o644, "parquet": 0o755, "parquet file": 0o644}
+
+
 @pytest.mark.slow
-def test_serve_ingests_a_dropped_file_and_stops_cleanly(prefect_harness, default_plans, tmp_path):
-    from flows.run import run_flow
+def test_serve_ui_events_in_seconds_and_writers_from_everywhere(default_plans, tmp_path):
+    """`orbit serve` on a port of its own: the UI asks for its API on that port and lists the three
+    deployments; a dropped file is published within seconds; a burst of 20 files while three CLI writers
+    run in other terminals: no failed run, every file ingested once, in delivery order; the home stays
+    owner-only but for published/; Ctrl-C stops everything."""
+    import httpx
+
     from orbit.synth import generate_org, write_org
 
-    home = Home(tmp_path / "home").ensure()
+    home = Home(tmp_path / "home")
     frames = generate_org(employees=20, months=3, seed=5, end_date=END, plan=default_plans.base)
-    write_org(frames, home.landing, end_date=END)
-    run_flow(home, default_plans)  # seeded and published: evaluation has data
-
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}  # never the test harness's server
     env.update(ORBIT_HOME=str(home.root), PREFECT_HOME=str(tmp_path / "prefect-client"), PREFECT_LOGGING_LEVEL="WARNING",
                DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false", GX_ANALYTICS_ENABLED="false")
+    seed = subprocess.run([sys.executable, "-m", "orbit", "generate", "--employees", "20", "--months", "3",
+                           "--seed", "5", "--end-date", END.isoformat()], env=env, cwd=PACKAGE_ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert seed.returncode == 0, seed.stderr
+    seeded = subprocess.run([sys.executable, "-m", "orbit", "run"], env=env, cwd=PACKAGE_ROOT, capture_output=True,
+                            text=True, timeout=300)  # one-off, no Prefect API: seeded and published
+    assert seeded.returncode == 0, seeded.stderr
+
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "orbit", "serve", "--port", str(port)], env=env,
@@ -196,7 +251,17 @@ def test_serve_ingests_a_dropped_file_and_stops_cleanly(prefect_harness, default
     try:
         state_path = home.root / "prefect" / "serve.json"
         _wait_for(state_path.exists, 180, "the serve state file", proc)
-        assert json.loads(state_path.read_text())["ui_url"] == f"http://127.0.0.1:{port}"
+        state = json.loads(state_path.read_text())
+        assert state["ui_url"] == f"http://127.0.0.1:{port}"
+        api = state["api_url"]
+
+        # The UI asks for its API on this port (not Prefect's default 4200) and lists the deployments.
+        assert httpx.get(f"http://127.0.0.1:{port}/ui-settings", timeout=30).json()["api_url"] == \
+            f"http://127.0.0.1:{port}/api"
+        dom = _ui_dom(f"http://127.0.0.1:{port}/deployments", tmp_path)
+        for name in ("nightly", "ingest-on-arrival", "evaluate-on-change"):
+            assert name in dom, f"deployment {name} not listed by the UI"
+        assert "Create a deployment to get started" not in dom
 
         # One 10,000-row activities file.
         activities = frames["activities"]
@@ -206,9 +271,14 @@ def test_serve_ingests_a_dropped_file_and_stops_cleanly(prefect_harness, default
         _deliver(big, home.landing / "activities", "drop_big.csv")
         _wait_for(lambda: "activities/drop_big.csv" in _published_files(home), 120, "the big file", proc)
         report["latency_10k_s"] = round(time.monotonic() - t0, 2)
+        modes = _modes(home)
+        assert {k: modes.get(k) for k in PRIVATE} == PRIVATE
+        assert {k: modes.get(k) for k in PUBLIC} == PUBLIC
 
-        # A burst of 20 files: queued, ingested in delivery order, none failed.
+        # A burst of 20 files while three writers run from other terminals (no Prefect API: one-off runs).
         names = [f"burst_{i:02d}.csv" for i in range(20)]
+        writers = [_cli(["run"], env), _cli(["evaluate", "--period", "2026-Q3"], env),
+                   _cli(["export", "bonus", "--period", "2026-Q3", "--draft"], env)]
         t0 = time.monotonic()
         for i, name in enumerate(names):
             part = activities.sample(200, with_replacement=True, seed=100 + i).with_columns(
@@ -217,6 +287,9 @@ def test_serve_ingests_a_dropped_file_and_stops_cleanly(prefect_harness, default
         wanted = {f"activities/{n}" for n in names}
         _wait_for(lambda: wanted <= set(_published_files(home)), 600, "the burst", proc)
         report["latency_burst_20_s"] = round(time.monotonic() - t0, 2)
+        for w in writers:
+            out, _ = w.communicate(timeout=600)
+            assert w.returncode == 0, out
         published = _published_files(home)
         assert all(published[f][1] == "loaded" for f in wanted)
         assert [f for f, _ in sorted(((f, published[f][0]) for f in wanted), key=lambda x: x[1])] == \
@@ -224,10 +297,14 @@ def test_serve_ingests_a_dropped_file_and_stops_cleanly(prefect_harness, default
         con = duckdb.connect(str(home.published), read_only=True)
         try:
             assert con.execute("SELECT count(*) FROM run_failures").fetchall()[0][0] == 0
+            assert con.execute("SELECT file, count(*) FROM ingestion_log GROUP BY file HAVING count(*) > 1"
+                               ).fetchall() == []  # every file ingested once
             assert con.execute("SELECT count(*) FROM activities WHERE event_id LIKE 'burst%'").fetchall()[0][0] \
                 == 20 * 200
         finally:
             con.close()
+        runs = _server_runs(api)
+        assert runs and not [r for r in runs if r[1] in ("FAILED", "CRASHED")], runs
 
         # `orbit status` asks the server for the next nightly run: 02:00 in the plan's timezone.
         status = subprocess.run([sys.executable, "-m", "orbit", "status"], env=env, cwd=PACKAGE_ROOT,
