@@ -71,29 +71,50 @@ def test_triggers_pass_the_event_payload_and_are_scoped_to_one_home(default_plan
         assert trigger.match.model_dump() == {"orbit.home": str(tmp_path)}
 
 
-def test_an_arrived_file_is_ingested_alone_and_its_periods_reevaluated(seeded, default_plans):
+def test_an_arrival_run_ingests_what_is_waiting_in_order_evaluates_and_publishes(seeded, default_plans):
+    """The arrival run of one file takes along the files before it and the complete ones after it, stops at
+    the first incomplete one (ledger order is never broken), re-evaluates the touched periods and publishes
+    in the same run; evaluate-on-change for the same periods then finds them published already."""
+    import os
+    import time
+
     from flows.common import touched_periods
+    from flows.deployments import waiting_files
 
     home, frames = seeded
     july = frames["activities"].filter(frames["activities"]["occurred_at"].str.starts_with("2026-07-15")).head(5)
     assert july.height
-    for name, rows in (("one.csv", july), ("two.csv", july.head(1))):
-        rows.with_columns(event_id=rows["event_id"] + f"-{name}").write_csv(home.landing / "activities" / name)
+    delivered = max(p.stat().st_mtime for p in home.landing.rglob("*.csv"))  # the seeded files: before these
+    time.sleep(max(0.0, delivered + 4 - time.time()))
+    now = time.time()
+    # one.csv: the arrival; zero.csv delivered before it; after.csv complete (settled); fresh.csv still being
+    # written (just modified); last.csv complete but after fresh.csv, so it must wait for fresh.csv
+    for name, rows, mtime in (("zero.csv", july.head(2), delivered + 1), ("one.csv", july, delivered + 2),
+                              ("after.csv", july.head(3), delivered + 3), ("fresh.csv", july.head(1), now + 5),
+                              ("last.csv", july.head(4), now + 6)):
+        path = home.landing / "activities" / name
+        rows.with_columns(event_id=rows["event_id"] + f"-{name}").write_csv(path)
+        os.utime(path, (mtime, mtime))
+    (home.landing / "activities" / "last.csv.done").write_text("")
+    waiting = waiting_files(home, "activities/one.csv", now=now)  # (files already ingested come first)
+    assert waiting[-3:] == ["activities/zero.csv", "activities/one.csv", "activities/after.csv"]
+    assert "activities/fresh.csv" not in waiting and "activities/last.csv" not in waiting
     runs_before = _rows(home.warehouse, "SELECT count(*) FROM runs")[0][0]
 
     ingest_file_flow("activities/one.csv", str(home.root), str(DEFAULT_PLAN))
-    ledger = [f for (f,) in _rows(home.warehouse, "SELECT file FROM ingestion_log")]
-    assert "activities/one.csv" in ledger and "activities/two.csv" not in ledger
+    ledger = [f for (f,) in _rows(home.warehouse, "SELECT file FROM ingestion_log ORDER BY seq")]
+    assert ledger[-3:] == ["activities/zero.csv", "activities/one.csv", "activities/after.csv"]
+    assert "activities/fresh.csv" not in ledger and "activities/last.csv" not in ledger
+    assert _rows(home.warehouse, "SELECT count(*) FROM runs")[0][0] == runs_before + 1  # evaluated here
+    assert _rows(home.published, "SELECT count(*) FROM ingestion_log WHERE file = 'activities/one.csv'") == [(1,)]
     periods = touched_periods(home, default_plans, ["activities/one.csv"])["activities"]
     assert "2026-Q3" in periods
-
-    evaluate_change_flow(str(home.root), str(DEFAULT_PLAN), periods)
-    assert _rows(home.warehouse, "SELECT count(*) FROM runs")[0][0] == runs_before + 1
-    assert _rows(home.published, "SELECT count(*) FROM ingestion_log WHERE file = 'activities/one.csv'") == [(1,)]
 
     # the same periods again, from the same inputs: already published, nothing is recomputed
     evaluate_change_flow(str(home.root), str(DEFAULT_PLAN), periods)
     assert _rows(home.warehouse, "SELECT count(*) FROM runs")[0][0] == runs_before + 1
+    for name in ("fresh.csv", "last.csv", "last.csv.done"):
+        (home.landing / "activities" / name).unlink()
 
 
 def test_a_failed_run_is_recorded_and_the_last_good_snapshot_stays(seeded):
