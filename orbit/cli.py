@@ -151,9 +151,9 @@ def ingest(plan: PlanOpt = None) -> None:
 @app.command()
 def evaluate(period: PeriodOpt = None, plan: PlanOpt = None) -> None:
     """Recompute scores, matrices and attribution (every period with data by default)."""
+    label = _period(period)  # bad arguments are refused before the heavy imports
     from flows.evaluate import evaluate_flow
 
-    label = _period(period)
     plans = _plans(plan)
     home = Home.from_env()
     with _writer(home, "evaluate"):
@@ -269,10 +269,10 @@ def _check_period_state(home: Home, check, label: str) -> str:
 def close(period: Annotated[str, typer.Option("--period", help="period such as 2026-Q3")]) -> None:
     """Freeze a period's results on the run that made them (audited). Later data does not change them:
     it shows as pending restatement until `orbit reopen`. HR exports need a closed period."""
+    label = _period(period)
     from flows.close import close_flow
     from warehouse.periods import check_close
 
-    label = _period(period)
     home = Home.from_env()
     with _writer(home, "close"):
         _check_period_state(home, check_close, label)
@@ -288,10 +288,10 @@ def reopen(
 ) -> None:
     """Restate a closed period: recompute it with the data known now, record per employee the old and new
     figures (restatements), and leave it open (close it again afterwards). Audited."""
+    label = _period(period)
     from flows.close import reopen_flow
     from warehouse.periods import check_reopen
 
-    label = _period(period)
     if not reason.strip():
         raise _fail("--reason must say why the period is restated")
     home = Home.from_env()

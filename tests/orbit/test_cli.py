@@ -98,3 +98,51 @@ def test_each_plan_error_exits_2_with_file_line_and_field(tmp_path, monkeypatch,
     assert f"{bad}:" in result.output and f": {field}:" in result.output and message in result.output
     if field != "payout_curve":  # the curve's line is where the list starts
         assert f"{bad}:{line}:" in result.output
+
+
+REFUSED = [(["export", "bonus", "--period", "2026-Q3", "--format", "pdf"], "--format must be csv or xlsx"),
+           (["evaluate", "--period", "2026-13"], "invalid period"),
+           (["close", "--period", "Q3"], "invalid period")]
+
+
+@pytest.mark.parametrize("args,message", REFUSED, ids=[" ".join(a) for a, _ in REFUSED])
+def test_bad_arguments_are_refused_before_any_heavy_import(tmp_path, args, message):
+    """Exit 2 with the reason, without importing Prefect, Great Expectations or DuckDB (the refusal is instant)."""
+    probe = ("import sys\nfrom orbit.cli import app\n"
+             f"try:\n    app({args!r})\nexcept SystemExit as e:\n"
+             "    print(e.code, sorted(m for m in ('prefect', 'great_expectations', 'duckdb') if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "ORBIT_HOME": str(tmp_path)},
+                            capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "2 []", result.stdout + result.stderr
+    assert message in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_leaves_the_home_owner_only_but_the_snapshot(tmp_path):
+    """Compensation data is its owner's alone: warehouse, landing, quarantine, exports, reports owner-only;
+    published/ readable by analysts (and the home traversable to reach it). A one-off run starts no
+    Prefect: no Prefect state is left in the home or the Prefect home."""
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(ORBIT_HOME=str(home), PREFECT_HOME=str(tmp_path / "prefect-home"))
+    demo = subprocess.run([sys.executable, "-m", "orbit", "demo", "--employees", "10", "--months", "3"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert demo.returncode == 0, demo.stderr
+
+    def mode(path: Path) -> int:
+        return path.stat().st_mode & 0o777
+
+    assert mode(home) == 0o755 and mode(home / "published") == 0o755
+    assert mode(home / "published" / "analytics.duckdb") == 0o644
+    parquet = (home / "published" / "parquet").resolve()
+    assert mode(parquet) == 0o755 and {mode(p) for p in parquet.iterdir()} == {0o644}
+    assert mode(home / "warehouse.duckdb") == 0o600
+    private_dirs = [home / d for d in ("landing", "quarantine", "exports", "reports")]
+    private_dirs += [p for d in private_dirs for p in d.rglob("*") if p.is_dir()]
+    assert {str(d.relative_to(home)): mode(d) for d in private_dirs} == \
+        {str(d.relative_to(home)): 0o700 for d in private_dirs}
+    files = [p for d in ("landing", "quarantine", "exports", "reports") for p in (home / d).rglob("*") if p.is_file()]
+    files += [home / ".writer.lock", home / ".orbit-demo"]
+    assert files and {str(f.relative_to(home)): mode(f) for f in files} == \
+        {str(f.relative_to(home)): 0o600 for f in files}
+    assert not (tmp_path / "prefect-home").exists() and not (home / "prefect").exists()
