@@ -29,6 +29,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -145,7 +146,7 @@ def run_command(label: str, args: list[str], env: dict[str, str], prefect_db: Pa
     """Run `orbit <args>` in a subprocess: wall time, flow work time, peak RSS of the process tree."""
     since = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "orbit", *args], env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "orbit", "-v", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     sampler = _TreeSampler(proc.pid)
     sampler.start()
@@ -158,6 +159,9 @@ def run_command(label: str, args: list[str], env: dict[str, str], prefect_db: Pa
     runs = _flow_runs(prefect_db, since)
     top = [r for r in runs if r[1] is None]
     work = top[-1][2] if top else None
+    logged = re.findall(r"work took ([0-9.]+) s", err)  # one-off verbs run without Prefect: Orbit's own line
+    if logged:
+        work = sum(float(x) for x in logged)
     subflows = {name: secs for name, parent, secs in runs if parent is not None}
     return Measure(label, wall, work, sampler.peak, subflows)
 

@@ -1,8 +1,9 @@
 """Orbit's Prefect deployments (what `orbit serve` serves) and the flows their schedule and triggers run.
 
 - ``nightly``: `orbit run` (ingest every new file, evaluate, publish) on a cron in the plan's timezone.
-- ``ingest-on-arrival``: an ``orbit.landing.file.arrived`` event (emitted by `orbit serve`'s watcher
-  when a delivered file is complete) ingests that file — and every other file waiting that is
+- ``ingest-on-arrival``: an ``orbit.landing.file.arrived`` event (sent to the server by whatever
+  delivers files; `orbit serve`'s own watcher runs the same flow in its process, without the
+  event round trip: :class:`orbit.serve.ArrivalWorker`) ingests that file — and every other file waiting that is
   complete, in ledger order, so a burst becomes one run — re-evaluates the periods they touch and
   publishes a new snapshot, all in one run.
 - ``evaluate-on-change``: an ``orbit.dataset.updated`` event (emitted by an ingestion that does not

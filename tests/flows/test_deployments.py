@@ -168,3 +168,26 @@ def test_writers_take_turns(tmp_path):
     thread.join(60)
     second.join(60)
     assert order == ["first done", "second in"]
+
+
+def test_a_verb_holding_the_lock_runs_its_prefect_flow_within_it(seeded, tmp_path):
+    """With a Prefect API (`PREFECT_API_URL`), a CLI verb holds the writer lock and runs the real Prefect
+    flow, which takes the lock again: Prefect runs a sync flow in the calling thread, so it re-enters
+    instead of waiting for itself."""
+    from flows.engine import in_direct_mode
+    from flows.export import export_bonus_flow
+    from warehouse.lock import writer_lock
+
+    home, _ = seeded
+    done: list = []
+
+    def verb() -> None:
+        assert not in_direct_mode()
+        with writer_lock(home.root, "export"):
+            done.append(export_bonus_flow(home, "2026-Q3", "csv", tmp_path, True))
+
+    thread = threading.Thread(target=verb)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive(), "the flow waited for the lock its own verb holds"
+    assert done and done[0].exists()
