@@ -30,12 +30,13 @@ def gather_explanation(con: duckdb.DuckDBPyConnection, employee: str, period: st
         raise NothingToExplain(f"nothing to explain for {employee} in {period}: {hint}")
     s = score.row(0, named=True)
     incomplete_reason = con.execute(
-        "SELECT incomplete_reason FROM employee_scores WHERE employee_id = ? AND period = ?", [employee, period]
+        "SELECT incomplete_reason, missing_policy FROM employee_scores WHERE employee_id = ? AND period = ?",
+        [employee, period]
     ).fetchall()
     metrics = query_frame(
         con,
         """SELECT metric, direction, actual, target, target_source, achievement, cap, weight, effective_weight,
-                  weighted_score, included, reason, detail, actual_exact, achievement_exact
+                  weighted_score, included, reason, detail, actual_exact, achievement_exact, when_missing
            FROM evaluation_matrix WHERE employee_id = ? AND period = ? ORDER BY weight DESC, metric""",
         [employee, period],
     ).to_dicts()
@@ -60,6 +61,7 @@ def gather_explanation(con: duckdb.DuckDBPyConnection, employee: str, period: st
         "payout_multiplier": s["multiplier_exact"],
         "incomplete": s["incomplete"],
         "incomplete_reason": incomplete_reason[0][0] if incomplete_reason else None,
+        "missing_policy": incomplete_reason[0][1] if incomplete_reason else None,
         "bonus": {
             "bonus_target": s["bonus_target"],
             "period_share": s["period_share"],
@@ -89,6 +91,15 @@ def _ratio(text: str | None) -> str:
     return shown if Fraction(shown) == f else f"{shown} (= {text})"
 
 
+def _missing_note(m: dict) -> str | None:
+    """What the plan's missing-data policy did to one metric, if anything was missing."""
+    if not m["reason"]:
+        return None
+    if m.get("when_missing") == "zero":
+        return f"missing: {m['reason']}, counted as 0"
+    return f"removed: {m['reason']}" + (", bonus held" if m.get("when_missing") == "hold" else "")
+
+
 def render_explanation(x: dict) -> str:
     b = x["bonus"]
     out = [
@@ -104,7 +115,7 @@ def render_explanation(x: dict) -> str:
             f"{m['metric']:<18}{_num(m['actual']):>16}{_num(m['target']):>14} {('(' + (m['target_source'] or 'none') + ')'):<12}"
             f"{_num(m['achievement']):>12}{_num(m['weight'], 3):>8}{used:>8}{_num(m['weighted_score']):>10}"
         )
-        notes = "; ".join(n for n in (m["detail"], m["reason"] and f"removed: {m['reason']}") if n)
+        notes = "; ".join(n for n in (m["detail"], _missing_note(m)) if n)
         if notes:
             out.append(f"{'':<18}{notes}")
     out += [
@@ -115,8 +126,10 @@ def render_explanation(x: dict) -> str:
         f" × fte-days {_num(b['fte_days'], 2)} / {b['days_in_period']} days × multiplier"
         f" = {b['bonus_amount']} {b['currency']} (half-up to cents, once)",
     ]
-    if x["incomplete"]:
-        out.append(f"INCOMPLETE: {x['incomplete_reason']} (weights of the remaining metrics renormalised)")
+    if x["incomplete"]:  # flagged: what was missing and what the plan's when_missing did (zero, hold: in the reason)
+        renormalised = "renormalise" in (x["missing_policy"] or "").split(",")
+        out.append(f"INCOMPLETE: {x['incomplete_reason']}"
+                   + (" (weights of the remaining metrics renormalised)" if renormalised else ""))
     out += ["", f"Commercial contribution: {x['contribution_total']:.2f} from {len(x['contribution'])} won opportunities"]
     for c in x["contribution"][:20]:
         out.append(

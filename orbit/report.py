@@ -12,7 +12,7 @@ import datetime as dt
 import html
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,9 +21,11 @@ import plotly.io as pio
 import polars as pl
 from plotly.offline import get_plotlyjs
 
+from orbit.diagnose import figure_text
 from warehouse.home import Home
 from transforms import report as shape
 from warehouse.db import connect, query_frame
+from warehouse.funnel import missing_data_rows, published_funnel
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ class ReportData:
     quality: pl.DataFrame
     reasons: pl.DataFrame
     orphans: pl.DataFrame
+    funnel: pl.DataFrame | None = None  # revenue_funnel rows (None: not published)
+    missing: pl.DataFrame | None = None  # employees whose result a missing metric changed
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,7 @@ def read_report_data(snapshot: Path, period: str) -> ReportData:
                            "list(DISTINCT run_id ORDER BY run_id) FROM employee_scores WHERE period = ?", p).fetchall()
         currencies = [c for (c,) in con.execute("SELECT DISTINCT currency FROM opportunities").fetchall()]
         contribution = query_frame(con, "SELECT * FROM contribution_by_department WHERE period = ?", p)
-        return ReportData(
+        data = ReportData(
             period=period, snapshot=snapshot, published_at=published_at,
             plan_versions=meta[0][0], run_ids=meta[0][1],
             model=contribution["model"].min(),
@@ -122,6 +126,7 @@ def read_report_data(snapshot: Path, period: str) -> ReportData:
                 con, 'SELECT "check", dataset, rows FROM data_quality WHERE rows > 0 '
                      'AND (period IS NULL OR period = ?) ORDER BY rows DESC, dataset, "check"', p),
         )
+        return replace(data, funnel=published_funnel(con, period), missing=missing_data_rows(con, period))
     finally:
         con.close()
 
@@ -234,6 +239,7 @@ def build_charts(data: ReportData) -> list[Chart]:
               "the line is the median, the dashed line the mean; "
               "the dotted line at 1.00 is every metric on target.",
               composite_boxes(data.composites), "No employee was evaluated in this period."),
+        *funnel_charts(data),
         Chart("chart-quality", "Data quality: loaded vs quarantined rows",
               "Rows of every file ingested so far, per dataset: loaded, quarantined (refused with a reason) and "
               "duplicate (already loaded). Log scale, so a handful of refused rows stays visible.",
@@ -242,6 +248,105 @@ def build_charts(data: ReportData) -> list[Chart]:
               "Quarantined rows by reason code and dataset (the rows themselves stay in the warehouse).",
               reason_bars(data.reasons), "No row was quarantined.", _orphans_html(data.orphans)),
     ]
+
+
+def funnel_waterfall(rows: list[dict], column: str, start: tuple[str, Decimal], currency: str | None
+                     ) -> go.Figure:
+    """From ``start`` (target or previous revenue) through each stage's contribution to won revenue."""
+    end = rows[-1]
+    labels = [start[0], *(r["label"] for r in rows[:-1]), "Won revenue"]
+    values = [float(start[1]), *(float(r[column]) for r in rows[:-1]), float(end["figure"])]
+    unit = f" {currency}" if currency else ""
+    fig = go.Figure(go.Waterfall(
+        x=labels, y=values, measure=["absolute", *["relative"] * (len(rows) - 1), "total"],
+        text=[f"{start[1]:,.0f}", *(f"{r[column]:+,.0f}" for r in rows[:-1]), f"{end['figure']:,.0f}"],
+        textposition="outside", cliponaxis=False, connector=dict(line=dict(color="#bbb")),
+        increasing=dict(marker=dict(color="#2e7d32")), decreasing=dict(marker=dict(color="#c62828")),
+        totals=dict(marker=dict(color=SALES_COLOUR)), hovertemplate="%{x}: %{y:,.2f}" + unit + "<extra></extra>"))
+    fig.update_yaxes(title_text=f"won revenue{f' ({currency})' if currency else ''}", tickformat=",.0f")
+    return _layout(fig, 420, showlegend=False)
+
+
+def funnel_charts(data: ReportData) -> list[Chart]:
+    """"Where the revenue gap came from": the funnel against its target, and against the previous period."""
+    if data.funnel is None:
+        return []
+    rows = data.funnel.to_dicts()
+    if not rows:
+        return [Chart("chart-gap", "Where the revenue gap came from", "", None,
+                      "No revenue funnel for this period.")]
+    end, unit = rows[-1], data.currency
+    table = _funnel_table(rows)
+    charts = []
+    if end["contribution_to_gap"] is not None and end["target_figure"] is not None and all(
+            r["contribution_to_gap"] is not None for r in rows[:-1]):
+        charts.append(Chart(
+            "chart-gap", "Where the revenue gap came from",
+            f"Won revenue {_money(end['figure'], unit)} against its target {_money(end['target_figure'], unit)}: "
+            f"a gap of {end['contribution_to_gap']:+,.2f}{f' {unit}' if unit else ''}, split over the funnel's "
+            "stages (leads × SLA rate × closed per answered lead × win rate × average deal) with the logarithmic "
+            "mean Divisia index: the stage contributions add up to the gap exactly.",
+            funnel_waterfall(rows, "contribution_to_gap", ("Target", end["target_figure"]), unit), after=table))
+    else:
+        charts.append(Chart("chart-gap", "Where the revenue gap came from",
+                            "The revenue funnel against its target.", None,
+                            end["note"] or "The plan gives no funnel target (funnel.targets).", after=table))
+    if end["previous_figure"] is None:
+        charts.append(Chart("chart-change", "How won revenue changed from the previous period", "", None,
+                            "No data in the previous period."))
+    elif end["contribution_to_change"] is not None and all(r["contribution_to_change"] is not None
+                                                           for r in rows[:-1]):
+        charts.append(Chart(
+            "chart-change", "How won revenue changed from the previous period",
+            f"Won revenue went from {_money(end['previous_figure'], unit)} to {_money(end['figure'], unit)} "
+            f"({end['contribution_to_change']:+,.2f}{f' {unit}' if unit else ''}); each stage's part, exactly.",
+            funnel_waterfall(rows, "contribution_to_change", ("Previous period", end["previous_figure"]), unit)))
+    else:
+        charts.append(Chart("chart-change", "How won revenue changed from the previous period", "", None,
+                            end["note"] or "The change is not split by stage."))
+    return charts
+
+
+def _funnel_table(rows: list[dict]) -> str:
+    head = ("<tr><th>stage</th><th class=n>figure</th><th class=n>target</th><th class=n>previous period</th>"
+            "<th class=n>part of the gap</th><th class=n>part of the change</th></tr>")
+    body = "".join(
+        f"<tr><td>{html.escape(r['label'])}</td><td class=n>{html.escape(figure_text(r))}</td>"
+        f"<td class=n>{html.escape(figure_text(r, target=True))}</td>"
+        f"<td class=n>{html.escape(figure_text(r, previous=True))}</td>"
+        f"<td class=n>{_signed(r['contribution_to_gap'])}</td><td class=n>{_signed(r['contribution_to_change'])}</td>"
+        "</tr>" for r in rows)
+    return f"<table>{head}{body}</table>"
+
+
+def _signed(value: Decimal | None) -> str:
+    return "–" if value is None else f"{value:+,.2f}"
+
+
+def _missing_html(data: ReportData) -> str:
+    """How many employees' results a missing metric changed, and how (per department and metric; the
+    employees themselves are flagged in `orbit explain` and HR's export, never in this shareable page)."""
+    if data.missing is None:
+        return ""
+    words = {"renormalise": "left out, weights renormalised", "zero": "counted as achievement 0",
+             "hold": "bonus held"}
+    reasons = {"no_actual": "no actual", "no_target": "no target", "no_actual_no_target": "no actual, no target"}
+    flagged = data.missing["flagged"][0] if data.missing.height else 0
+    if data.missing.height == 0:
+        body = '<p class="empty">No employee\'s result was changed by a missing metric.</p>'
+    else:
+        rows = "".join(
+            f"<tr><td>{html.escape(r['department'])}</td><td>{html.escape(r['metric'])}</td>"
+            f"<td>{html.escape(reasons.get(r['reason'], r['reason']))}</td>"
+            f"<td>{html.escape(words.get(r['when_missing'], r['when_missing']))}</td>"
+            f"<td class=n>{r['employees']:,}</td></tr>" for r in data.missing.iter_rows(named=True))
+        body = ("<table><tr><th>department</th><th>metric</th><th>missing</th><th>what the plan did</th>"
+                f"<th class=n>employees</th></tr>{rows}</table>")
+    return (f"<section><h2>Results changed by missing data ({flagged:,} employees)</h2><p class=\"why\">"
+            "Metrics without an actual or a target, and what the plan's missing-data policy "
+            "(<code>when_missing</code>) did: left them out and renormalised the weights, counted them as 0, or "
+            "held the bonus. Each employee concerned is flagged in <code>orbit explain</code> and in HR's export "
+            f"(<code>missing_data</code>).</p>{body}</section>")
 
 
 def _share(part: Decimal, total: Decimal) -> str:
@@ -334,6 +439,7 @@ def render_report(data: ReportData) -> str:
                                        for v, k in kpis) + "</div>",
         *(_chart_html(c) for c in build_charts(data)),
         _department_table(data),
+        _missing_html(data),
         "<footer>Made by <code>orbit report</code> from the published analyst snapshot only: no names and no "
         "per-person money.</footer>",
         "</main></body></html>",

@@ -218,6 +218,43 @@ MARTS: dict[str, Mart] = {
                                             "multiplier, rounded half-up to cents", published=False),
                 _c("currency", "string", "currency of the bonus (the plan's)"),
                 _INCOMPLETE, _PLAN_VERSION, _RUN_ID,
+                _c("incomplete_reason", "string", "which metrics were missing and what the plan did (HR's export "
+                                                  "shows it in missing_data)"),
+                _c("missing_policy", "string", "the missing-data treatments that changed the result, strongest "
+                                               "first (hold, zero, renormalise); empty when none did"),
+            ),
+        ),
+        Mart(
+            "revenue_funnel",
+            "the revenue funnel per period, company-wide: leads handed over by marketing -> handoffs answered "
+            "within the SLA -> opportunities closed -> win rate -> average won deal -> won revenue; each stage's "
+            "figure, target and previous-period value, and its exact (LMDI) part of the gap to target and of the "
+            "change from the previous period",
+            stamps=RUN_STAMPS,
+            columns=(
+                _PERIOD,
+                _c("step", "int", "the stage's place in the funnel, 1 (leads) to 6 (won revenue)", nullable=False),
+                _c("stage", "string", "leads, answered, closed, win_rate, average_won_deal or won_revenue",
+                   nullable=False),
+                _c("label", "string", "the stage in words", nullable=False),
+                _c("figure", "figure", "the stage's figure: a count (leads, answered, closed), a share (win_rate) "
+                                       "or money (average_won_deal, won_revenue); empty when undefined (0/0)"),
+                _c("factor", "figure", "the stage's factor: leads, answered/leads, closed/answered, won/closed, "
+                                       "revenue/won (won revenue is their product); empty on won_revenue or 0/0"),
+                _c("target_factor", "figure", "the plan's target for the factor (funnel.targets)"),
+                _c("target_figure", "figure", "the figure the targets imply: counts are the product of the targets "
+                                              "up to the stage; won revenue the product of all five (or the plan's "
+                                              "won_revenue)"),
+                _c("previous_figure", "figure", "the figure in the previous period (empty when it has no data)"),
+                _c("previous_factor", "figure", "the factor in the previous period"),
+                _c("contribution_to_gap", "money", "the stage's part of won revenue minus its target (LMDI, cents); "
+                                                   "the stages add up exactly to the won_revenue row, which holds the "
+                                                   "gap"),
+                _c("contribution_to_change", "money", "the stage's part of the change from the previous period "
+                                                      "(LMDI, cents); the stages add up exactly to the won_revenue "
+                                                      "row, which holds the change"),
+                _c("note", "string", "why the gap or the change is not split by stage, when it is not"),
+                _PLAN_VERSION, _RUN_ID,
             ),
         ),
         Mart(

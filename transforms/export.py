@@ -9,7 +9,7 @@ import polars as pl
 from transforms.scoring import round_half_up
 
 EXPORT_COLUMNS = ["employee_id", "full_name", "department", "period", "composite", "payout_multiplier",
-                  "bonus_amount", "currency", "incomplete", "plan_version", "run_id"]
+                  "bonus_amount", "currency", "incomplete", "plan_version", "run_id", "missing_data"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -33,11 +33,20 @@ FIGURE_COLUMNS = ("composite", "payout_multiplier")
 MONEY_COLUMNS = ("bonus_amount",)
 
 
+def missing_data_text(policy: str | None, reason: str | None) -> str:
+    """The export's ``missing_data``: empty, or what the plan's missing-data policy did and why, e.g.
+    ``zero: days_to_invoice: no actual (counted as 0)``."""
+    if not policy:
+        return ""
+    return guard_text(f"{policy}: {reason}" if reason else policy)
+
+
 def shape_bonus_export(lines: pl.DataFrame, *, draft: bool) -> pl.DataFrame:
     """Rows of ``bonus_lines`` -> the export table, typed (stable column order, sorted by employee_id):
     text columns guarded against formulas, composite and multiplier as Decimal(38,6) rounded half-up from the
-    exact values, bonus_amount as Decimal(18,2), incomplete as Boolean. :func:`export_text` gives the CSV's
-    text; a spreadsheet writer keeps the types."""
+    exact values, bonus_amount as Decimal(18,2), incomplete as Boolean; ``missing_data`` (text) flags every
+    employee whose result a missing metric changed. :func:`export_text` gives the CSV's text; a spreadsheet
+    writer keeps the types."""
     guarded = {c: pl.col(c).map_elements(guard_text, return_dtype=pl.Utf8) for c in TEXT_COLUMNS}
     out = lines.sort("employee_id").select(
         guarded["employee_id"],
@@ -53,6 +62,9 @@ def shape_bonus_export(lines: pl.DataFrame, *, draft: bool) -> pl.DataFrame:
         pl.col("incomplete").cast(pl.Boolean),
         guarded["plan_version"],
         guarded["run_id"],
+        pl.struct("missing_policy", "incomplete_reason")
+        .map_elements(lambda r: missing_data_text(r["missing_policy"], r["incomplete_reason"]), return_dtype=pl.Utf8)
+        .alias("missing_data"),
     )
     if draft:
         out = out.with_columns(pl.lit("DRAFT").alias("status"))

@@ -5,7 +5,8 @@ The chain, company-wide, in the plan's timezone:
 1. ``leads``: leads handed over by marketing — distinct opportunities with source ``marketing``,
    created in the period, that carry a ``lead_handoff`` activity (the prospecting index, company-wide);
 2. ``answered``: those of them first-contacted within the SLA — a ``first_contact`` on the
-   opportunity at or after its first handoff and within the SLA hours;
+   opportunity at or after its first handoff and within the SLA hours (a lead whose window is still open
+   at the end of the data counts as not yet answered: the period's funnel is then provisional);
 3. ``closed``: opportunities closed (won or lost) in the period, whatever their source;
 4. ``win_rate``: won / closed;
 5. ``average_won_deal``: won revenue / won deals;
@@ -39,6 +40,7 @@ from fractions import Fraction
 import polars as pl
 
 from schemas.contracts import CLOSED_STAGES, FIRST_CONTACT, LEAD_HANDOFF
+from schemas.marts import frame_schema
 from schemas.plan import FUNNEL_STAGES, Plan
 from transforms.periods import Period, in_period
 from transforms.scoring import round_half_up
@@ -60,21 +62,8 @@ _PRECISION = 40
 #: one weight) stays a tie, broken by funnel order, whatever the 40th digit says
 _RANK_PLACES = Decimal("1e-20")
 
-FUNNEL_SCHEMA: dict[str, pl.DataType] = {
-    "period": pl.Utf8(),
-    "step": pl.Int64(),
-    "stage": pl.Utf8(),
-    "label": pl.Utf8(),
-    "figure": pl.Decimal(38, 12),
-    "factor": pl.Decimal(38, 12),
-    "target_factor": pl.Decimal(38, 12),
-    "target_figure": pl.Decimal(38, 12),
-    "previous_figure": pl.Decimal(38, 12),
-    "previous_factor": pl.Decimal(38, 12),
-    "contribution_to_gap": pl.Decimal(18, 2),
-    "contribution_to_change": pl.Decimal(18, 2),
-    "note": pl.Utf8(),
-}
+#: the ``revenue_funnel`` rows a period produces (declared in :mod:`schemas.marts`)
+FUNNEL_SCHEMA = frame_schema("revenue_funnel")
 
 
 @dataclass(frozen=True)

@@ -39,3 +39,27 @@ def read_published_funnel(snapshot: Path, period: str) -> pl.DataFrame:
         return rows
     finally:
         con.close()
+
+
+def _has_column(con, table: str, column: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
+                            [table, column]).fetchall()[0][0])
+
+
+def published_funnel(con, period: str) -> pl.DataFrame | None:
+    """The period's funnel from an open snapshot connection; None when the snapshot has no revenue_funnel."""
+    return funnel_rows(con, period) if _has_column(con, "revenue_funnel", "period") else None
+
+
+def missing_data_rows(con, period: str) -> pl.DataFrame | None:
+    """How many employees of the period a missing metric changed, per department, metric, reason and what the
+    plan did (no employee ids: the report is an aggregate); ``flagged`` repeats the period's total of employees
+    with ``missing_policy`` set. None when the snapshot predates the missing-data policy."""
+    if not _has_column(con, "employee_scores", "missing_policy"):
+        return None
+    return query_frame(con, """
+        SELECT m.department, m.metric, m.reason, m.when_missing, count(DISTINCT m.employee_id) AS employees,
+               (SELECT count(*) FROM employee_scores WHERE period = ? AND missing_policy IS NOT NULL) AS flagged
+        FROM evaluation_matrix m JOIN employee_scores s USING (period, employee_id)
+        WHERE m.period = ? AND m.when_missing IS NOT NULL AND s.missing_policy IS NOT NULL
+        GROUP BY ALL ORDER BY m.department, m.metric, m.reason, m.when_missing""", [period, period])

@@ -31,6 +31,7 @@ MART_SOURCES = {
     "attribution_credits": "credits",
     "attribution_department_values": "department_values",
     "department_matrix": "department_matrix",
+    "revenue_funnel": "funnel",
 }
 
 

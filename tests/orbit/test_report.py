@@ -16,7 +16,8 @@ from warehouse.home import Home
 
 END = dt.date(2026, 9, 30)
 PERIOD = "2026-Q3"
-CHARTS = ["chart-achievement", "chart-contribution", "chart-composites", "chart-quality", "chart-reasons"]
+CHARTS = ["chart-achievement", "chart-contribution", "chart-composites", "chart-gap", "chart-change", "chart-quality",
+          "chart-reasons"]
 runner = CliRunner()
 
 
@@ -26,7 +27,7 @@ def pipeline(prefect_harness, default_plans, tmp_path_factory):
     from orbit.synth import generate_org, write_org
 
     home = Home(tmp_path_factory.mktemp("report") / "home").ensure()
-    frames = generate_org(employees=40, months=3, seed=11, end_date=END, plan=default_plans.base, bad_rows=0.02)
+    frames = generate_org(employees=40, months=6, seed=11, end_date=END, plan=default_plans.base, bad_rows=0.02)
     write_org(frames, home.landing, end_date=END)
     run_flow(home, default_plans)
     return home, frames
@@ -125,7 +126,7 @@ def test_unknown_period_exits_2_listing_the_periods(pipeline, monkeypatch):
     home, _ = pipeline
     result = _report(home, monkeypatch, "--period", "2025-Q1")
     assert result.exit_code == 2
-    assert "no results for period 2025-Q1" in result.output and "Periods available: 2026-Q3" in result.output
+    assert "no results for period 2025-Q1" in result.output and "Periods available: 2026-Q2, 2026-Q3" in result.output
     assert _report(home, monkeypatch, "--period", "2026-Q5").exit_code == 2
     assert not (home.root / "reports" / "report_2025-Q1.html").exists()
 

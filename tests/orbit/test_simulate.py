@@ -177,3 +177,24 @@ def test_demo_company_main_metrics_draft(prefect_harness, default_plans, tmp_pat
     assert fingerprint(home) == before
     assert "2026-Q1, 2026-Q2, 2026-Q3" in result.output and "bonus cost" in result.output
     print(result.output)  # noqa: T201 - the numbers the README quotes (pytest -s shows them)
+
+
+@pytest.mark.slow
+def test_revenue_funnel_is_published_with_its_dictionary_and_diagnosed(org, monkeypatch) -> None:
+    monkeypatch.setenv("ORBIT_HOME", str(org.root))
+    with duckdb.connect(str(org.published), read_only=True) as con:
+        rows = con.execute("SELECT stage, contribution_to_gap, contribution_to_change FROM revenue_funnel "
+                           "WHERE period = '2026-Q3' ORDER BY step").fetchall()
+        described = {c for (c,) in con.execute(
+            "SELECT column_name FROM data_dictionary WHERE table_name = 'revenue_funnel'").fetchall()}
+    assert [r[0] for r in rows] == ["leads", "answered", "closed", "win_rate", "average_won_deal", "won_revenue"]
+    *stages, total = rows
+    assert sum(r[1] for r in stages) == total[1] and sum(r[2] for r in stages) == total[2]  # exact, to the cent
+    assert {"figure", "contribution_to_gap", "contribution_to_change", None} <= described
+    result = runner.invoke(app, ["diagnose", "--period", "2026-Q3"])
+    assert result.exit_code == 0, result.output
+    assert f"Where the revenue gap came from (won revenue − target = {'+' if total[1] > 0 else ''}{total[1]:,.2f} EUR)" \
+        in result.output
+    assert "Change from previous (2026-Q2)" in result.output
+    missing = runner.invoke(app, ["diagnose", "--period", "2024-Q1"])
+    assert missing.exit_code == 2 and "periods published" in missing.output
