@@ -43,7 +43,7 @@ from schemas.contracts import CLOSED_STAGES, FIRST_CONTACT, LEAD_HANDOFF
 from schemas.marts import frame_schema
 from schemas.plan import FUNNEL_STAGES, Plan
 from transforms.periods import Period, in_period
-from transforms.scoring import round_half_up
+from transforms.rounding import half_up, round_half_up
 
 #: the funnel's rows, in order: (stage, label)
 STAGES: tuple[tuple[str, str], ...] = (
@@ -101,7 +101,8 @@ def funnel_counts(plan: Plan, period: Period, opportunities: pl.DataFrame, activ
     """The funnel's figures for ``period`` (see the module docstring)."""
     tz, o, a = plan.timezone, opportunities, activities
     ts = pl.Datetime("us", "UTC")
-    sla = dt.timedelta(microseconds=round(Fraction(plan.funnel_sla_hours) * 3600 * 1_000_000))
+    sla_us = Fraction(plan.funnel_sla_hours) * 3600 * 1_000_000
+    sla = dt.timedelta(microseconds=half_up(sla_us.numerator, sla_us.denominator))
     leads = o.filter((pl.col("source") == "marketing") & in_period(o, "created_at", tz, period)).select("opportunity_id")
     handoffs = (
         a.filter((pl.col("activity_type") == LEAD_HANDOFF) & pl.col("opportunity_id").is_not_null())
