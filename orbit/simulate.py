@@ -26,6 +26,7 @@ from transforms.simulation import (
     complete_periods,
     compare_employees,
     cost_change_share,
+    frozen_differences,
     multiplier_distribution,
     summarise,
 )
@@ -51,7 +52,8 @@ class Simulation:
     departments: pl.DataFrame
     by_period: pl.DataFrame
     total: pl.DataFrame
-    distribution: pl.DataFrame
+    distribution: pl.DataFrame  # multiplier bands, everyone
+    department_distribution: pl.DataFrame  # multiplier bands per department
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -79,7 +81,7 @@ def simulate(home: Home, plans: PlanSet, draft_path: Path, periods: list[str] | 
             raise SimulationError(f"{draft_path}: the draft's {what} is {getattr(draft, attr)!r}, the plan in force's "
                                   f"{getattr(base, attr)!r}; a draft is compared on the same periods and money")
     try:
-        frames, as_of = read_inputs(home.warehouse, EVALUATION_COLUMNS, wait_seconds=wait_seconds)
+        frames, as_of, closed = read_inputs(home.warehouse, EVALUATION_COLUMNS, wait_seconds=wait_seconds)
     except FileNotFoundError as e:
         raise SimulationError(str(e)) from None
     if periods:
@@ -110,6 +112,12 @@ def simulate(home: Home, plans: PlanSet, draft_path: Path, periods: list[str] | 
         in_force[p.label] = plan
         log.info("evaluating %s with the plan in force (%s) and the draft (%s)", p.label, plan.version, draft.version)
         before.append(evaluate_period(plan, p, frames, as_of, funnel=False).scores)
+        if p.label in closed:
+            frozen = closed[p.label]
+            moved = frozen_differences(frozen.figures, before[-1])
+            notes.append(f"{p.label} is closed (run {frozen.run_id[:12]}); both plans are evaluated on the data "
+                         "loaded now" + (f", on which {moved} employee(s)' bonus differs from the frozen one "
+                                         "(pending restatement)" if moved else ", which gives the frozen bonuses"))
         after.append(evaluate_period(draft, p, frames, as_of, funnel=False).scores)
     employees = compare_employees(pl.concat(before), pl.concat(after))
     if employees.height == 0:
@@ -118,7 +126,8 @@ def simulate(home: Home, plans: PlanSet, draft_path: Path, periods: list[str] | 
         draft=draft, draft_path=draft_path, in_force=in_force, periods=[p.label for p in wanted],
         employees=employees, departments=summarise(employees, ["period", "department"]),
         by_period=summarise(employees, ["period"]), total=summarise(employees, []),
-        distribution=multiplier_distribution(employees), notes=notes,
+        distribution=multiplier_distribution(employees),
+        department_distribution=multiplier_distribution(employees, by_department=True), notes=notes,
     )
 
 
@@ -139,6 +148,7 @@ def write_simulation(sim: Simulation, out: Path) -> dict[str, Path]:
         "departments": write_private_csv(out / "departments.csv", sim.departments),
         "periods": write_private_csv(out / "periods.csv", sim.by_period),
         "multipliers": write_private_csv(out / "multipliers.csv", sim.distribution),
+        "department_multipliers": write_private_csv(out / "department_multipliers.csv", sim.department_distribution),
         "page": write_private_text(out / "simulation.html", render_html(sim)),
     }
     return files
@@ -241,6 +251,13 @@ def render_html(sim: Simulation) -> str:
                       "style=\"width:{:.1f}rem\"></span>").format(20 * r["before"] / top, 20 * r["after"] / top)])
     out.append("<h2>Payout multipliers (employee-periods per band; grey before, blue after)</h2>"
                + _table(["Multiplier", "Before", "After", ""], bars, raw_last=True))
+    bands = [label for label in sim.distribution["band"].to_list()]
+    cells: dict[str, dict[str, str]] = {}
+    for r in sim.department_distribution.iter_rows(named=True):
+        cells.setdefault(r["department"], {})[r["band"]] = (
+            str(r["before"]) if r["before"] == r["after"] else f"{r['before']} → {r['after']}")
+    out.append("<h2>Payout multipliers by department (before → after)</h2>" + _table(
+        ["Department", *bands], [[sim.department_label(d), *(row[b] for b in bands)] for d, row in cells.items()]))
     moved = sim.employees.with_columns(pl.col("bonus_change").abs().alias("_abs")).sort(
         ["_abs", "period", "employee_id"], descending=[True, False, False], nulls_last=True)
     out.append("<h2>Employees (largest change first)</h2>" + _table(

@@ -126,16 +126,34 @@ def _band(value: Fraction) -> str:
     return next(label for label, lo, hi in BANDS[1:] if lo <= value and (hi is None or value < hi))
 
 
-def multiplier_distribution(employees: pl.DataFrame) -> pl.DataFrame:
-    """How many employees (over all the periods compared) fall in each multiplier band, before and after."""
-    before = [_band(Fraction(v)) for v in employees.get_column("multiplier_before").to_list()]
-    after = [_band(Fraction(v)) for v in employees.get_column("multiplier_after").to_list()]
-    return pl.DataFrame(
-        {"band": [b[0] for b in BANDS],
-         "before": [before.count(b[0]) for b in BANDS],
-         "after": [after.count(b[0]) for b in BANDS]},
-        schema={"band": pl.Utf8, "before": pl.Int64, "after": pl.Int64},
+def multiplier_distribution(employees: pl.DataFrame, by_department: bool = False) -> pl.DataFrame:
+    """How many employee-periods fall in each multiplier band, before and after: over everyone, or (with
+    ``by_department``) per department, every band listed for each."""
+    frame = employees.with_columns(
+        pl.col("multiplier_before").map_elements(lambda v: _band(Fraction(v)), return_dtype=pl.Utf8).alias("_b"),
+        pl.col("multiplier_after").map_elements(lambda v: _band(Fraction(v)), return_dtype=pl.Utf8).alias("_a"),
     )
+    groups = sorted(set(frame["department"].to_list()), key=lambda d: d or "") if by_department else [None]
+    rows = []
+    for dept in groups:
+        part = frame.filter(pl.col("department") == dept) if by_department else frame
+        before, after = part["_b"].to_list(), part["_a"].to_list()
+        for label, _, _ in BANDS:
+            rows.append({**({"department": dept} if by_department else {}), "band": label,
+                         "before": before.count(label), "after": after.count(label)})
+    schema = {**({"department": pl.Utf8} if by_department else {}), "band": pl.Utf8, "before": pl.Int64,
+              "after": pl.Int64}
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def frozen_differences(frozen: pl.DataFrame, recomputed: pl.DataFrame) -> int:
+    """How many employees' bonus (or presence) differs between a closed period's frozen figures
+    (employee_id, bonus_amount) and the plan in force recomputed on the data loaded now."""
+    joined = frozen.select("employee_id", pl.col("bonus_amount").alias("_f"), pl.lit(True).alias("_in_f")).join(
+        recomputed.select("employee_id", pl.col("bonus_amount").alias("_r"), pl.lit(True).alias("_in_r")),
+        on="employee_id", how="full", coalesce=True)
+    return joined.filter(pl.col("_in_f").is_null() | pl.col("_in_r").is_null()
+                         | pl.col("_f").ne_missing(pl.col("_r"))).height
 
 
 def cost_change_share(total: pl.DataFrame) -> Decimal | None:

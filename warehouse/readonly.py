@@ -22,6 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from warehouse.db import WarehouseBusy, connect
+from warehouse.periods import ClosedPeriod, closed_periods
 from warehouse.read import latest_activity_at, load_frames
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,11 @@ def _open_waiting(path: Path, wait_seconds: float, poll_seconds: float):
 
 
 def read_inputs(path: Path, columns: Mapping[str, Sequence[str]] | None, *, wait_seconds: float = 120.0,
-                poll_seconds: float = 0.2) -> tuple[dict[str, pl.DataFrame], dt.datetime | None]:
-    """The current rows of every dataset (projected on ``columns``) and the latest activity time, from one
-    consistent state of the warehouse; waits up to ``wait_seconds`` for a writer to let go of the file."""
+                poll_seconds: float = 0.2
+                ) -> tuple[dict[str, pl.DataFrame], dt.datetime | None, dict[str, ClosedPeriod]]:
+    """The current rows of every dataset (projected on ``columns``), the latest activity time and the closed
+    periods with their frozen figures, from one consistent state of the warehouse; waits up to
+    ``wait_seconds`` for a writer to let go of the file."""
     path = Path(path)
     if not path.exists():
         raise NoWarehouse(f"no warehouse at {path}: run `orbit run` (or `orbit demo`) first")
@@ -68,6 +71,6 @@ def read_inputs(path: Path, columns: Mapping[str, Sequence[str]] | None, *, wait
         log.info("warehouse held read-only for %.3f s (copy)", time.monotonic() - started)
         con = connect(copy, read_only=True)
         try:
-            return load_frames(con, columns), latest_activity_at(con)
+            return load_frames(con, columns), latest_activity_at(con), closed_periods(con)
         finally:
             con.close()

@@ -82,7 +82,8 @@ def test_simulate_writes_only_its_comparison(org, tmp_path, monkeypatch) -> None
     assert result.exit_code == 0, result.output
     assert fingerprint(org) == before  # every warehouse table, the snapshot, exports and audit log unchanged
     assert "bonus cost" in result.output and "2026-Q2, 2026-Q3" in result.output
-    for name in ("employees.csv", "departments.csv", "periods.csv", "multipliers.csv", "simulation.html"):
+    for name in ("employees.csv", "departments.csv", "periods.csv", "multipliers.csv", "department_multipliers.csv",
+                 "simulation.html"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o600, name
     employees = pl.read_csv(out / "employees.csv", infer_schema=False)
     assert set(employees["period"]) == {"2026-Q2", "2026-Q3"}
@@ -198,3 +199,16 @@ def test_revenue_funnel_is_published_with_its_dictionary_and_diagnosed(org, monk
     assert "Change from previous (2026-Q2)" in result.output
     missing = runner.invoke(app, ["diagnose", "--period", "2024-Q1"])
     assert missing.exit_code == 2 and "periods published" in missing.output
+
+
+@pytest.mark.slow
+def test_a_closed_period_is_compared_on_the_data_loaded_now_and_says_so(org, default_plans, monkeypatch) -> None:
+    """Runs last: it closes 2026-Q2 of the module's organisation."""
+    from flows.close import close_flow
+    from orbit.simulate import simulate
+
+    close_flow(org, "2026-Q2")
+    sim = simulate(org, default_plans, DEFAULT_PLAN, ["2026-Q2", "2026-Q3"])
+    [note] = [n for n in sim.notes if n.startswith("2026-Q2 is closed")]
+    assert note.endswith("which gives the frozen bonuses")  # nothing arrived since: no restatement pending
+    assert not [n for n in sim.notes if n.startswith("2026-Q3")]

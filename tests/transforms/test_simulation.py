@@ -11,7 +11,8 @@ import polars as pl
 from schemas.plan import Plan
 from tests.transforms import test_golden as golden
 from transforms.evaluation import evaluate_period
-from transforms.simulation import complete_periods, compare_employees, multiplier_distribution, summarise
+from transforms.simulation import (complete_periods, compare_employees, frozen_differences, multiplier_distribution,
+                                  summarise)
 
 D = Decimal
 
@@ -67,6 +68,14 @@ def test_a_draft_compared_by_hand() -> None:
     # S02 1.34, S03 1.073, L02 1.202, F03 1.08 in 1-1.5; F01 1.68 in 1.5-2
     assert dict(zip(dist["band"], dist["before"])) == {"0": 1, "0 – 0.5": 0, "0.5 – 1": 6, "1 – 1.5": 4,
                                                       "1.5 – 2": 1, "2 and above": 0}
+    # per department: finance F01 1.68 (1.5-2), F02 0.5 (0.5-1), F03 1.08 (1-1.5), before and after
+    by_dept = multiplier_distribution(cmp, by_department=True)
+    finance = {r["band"]: (r["before"], r["after"]) for r in by_dept.iter_rows(named=True)
+               if r["department"] == "finance"}
+    assert finance == {"0": (0, 0), "0 – 0.5": (0, 0), "0.5 – 1": (1, 1), "1 – 1.5": (1, 1), "1.5 – 2": (1, 1),
+                       "2 and above": (0, 0)}
+    assert by_dept.group_by("band", maintain_order=True).agg(pl.col("before").sum())["before"].to_list() == \
+        dist["before"].to_list()
 
 
 def test_complete_periods_need_data_over_the_whole_period_and_an_ended_period() -> None:
@@ -75,3 +84,12 @@ def test_complete_periods_need_data_over_the_whole_period_and_an_ended_period() 
     assert [p.label for p in complete_periods(frames, tz, "quarter", dt.date(2026, 12, 1))] == ["2026-Q2", "2026-Q3"]
     assert [p.label for p in complete_periods(frames, tz, "quarter", dt.date(2026, 9, 30))] == ["2026-Q2"]
     assert [p.label for p in complete_periods(frames, tz, "month", dt.date(2026, 12, 1))][:1] == ["2026-02"]
+
+
+def test_frozen_differences_counts_changed_added_and_gone_employees() -> None:
+    frozen = pl.DataFrame({"employee_id": ["a", "b", "c", "d"],
+                           "bonus_amount": [D("1.00"), D("2.00"), None, D("4.00")]})
+    recomputed = pl.DataFrame({"employee_id": ["a", "b", "c", "e"],
+                               "bonus_amount": [D("1.00"), D("2.50"), None, D("0.00")]})
+    assert frozen_differences(frozen, recomputed) == 3  # b changed, d gone, e new; c null both sides: same
+    assert frozen_differences(frozen, frozen) == 0
