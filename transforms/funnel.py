@@ -54,8 +54,6 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("average_won_deal", "Average won deal"),
     ("won_revenue", "Won revenue"),
 )
-#: the multiplicative factor of each stage row (won revenue is their product)
-FACTOR_OF = dict(zip(("leads", "answered", "closed", "win_rate", "average_won_deal"), FUNNEL_STAGES))
 CENT = Decimal("0.01")
 _PRECISION = 40
 #: contributions are ranked for the leftover cents at this many places: an exact tie (e.g. ln 2 and ln ½ of
@@ -208,7 +206,7 @@ def funnel_rows(plan: Plan, period: Period, current: FunnelCounts, previous: Fun
     t_revenue = targets.revenue
     t_figures: list[Fraction | None] = []
     running: Fraction | None = Fraction(1)
-    for i, f in enumerate(t_factors[:3]):  # count stages: the cumulative product of the targets
+    for f in t_factors[:3]:  # count stages: the cumulative product of the targets
         running = None if running is None or f is None else running * f
         t_figures.append(running)
     t_figures += [t_factors[3], t_factors[4], None if t_revenue is None else Fraction(t_revenue)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,13 +143,21 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as e:
-        raise WarehouseBusy(
-            f"cannot open {path}: {e}. Another Orbit process is writing it; wait for it to finish. "
-            "Analysts should open the published snapshot (published/analytics.duckdb), never the warehouse."
-        ) from None
+    # A writer finding the file open read-only waits a little: readers that write nothing (`orbit simulate`,
+    # `orbit explain`) hold it for a short read and must not make a pipeline run fail.
+    deadline = time.monotonic() + (0 if read_only else float(os.environ.get("ORBIT_READER_WAIT_SECONDS", "10")))
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as e:
+            if time.monotonic() < deadline and "lock" in str(e).lower():
+                time.sleep(0.05)
+                continue
+            raise WarehouseBusy(
+                f"cannot open {path}: {e}. Another Orbit process is writing it; wait for it to finish. "
+                "Analysts should open the published snapshot (published/analytics.duckdb), never the warehouse."
+            ) from None
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"SET memory_limit = '{os.environ.get('ORBIT_MEMORY_LIMIT', '4GB')}'")
     return con
