@@ -78,6 +78,8 @@ def summarize(home: Home, period: str, export, report) -> str:
             f"    .venv/bin/python -c \"import duckdb; print(duckdb.connect('{home.published}', read_only=True)"
             ".sql('FROM scores_by_department'))\"",
             f"    or, with the duckdb CLI:  duckdb -readonly {home.published}",
+            f"  where the revenue gap came from:  .venv/bin/orbit diagnose --period {period}",
+            "  try a draft plan (writes nothing): .venv/bin/orbit simulate --plan plans/drafts/main-metrics.yaml",
         ]
         return "\n".join(lines)
     finally:
