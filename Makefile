@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export GX_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: setup demo test browser spreadsheet lock bench bench-ingest bench-attribution clean
+.PHONY: setup demo test test-fast browser spreadsheet lock bench bench-ingest bench-attribution clean
 
 setup: $(STAMP)
 
@@ -23,8 +23,14 @@ $(STAMP): requirements.lock pyproject.toml
 demo: setup
 	$(VENV)/bin/orbit demo
 
+# The whole suite with its checks (a few minutes); `make test-fast` is the inner loop (no `slow` tests).
 test: setup browser spreadsheet
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest
+
+test-fast: setup
+	$(VENV)/bin/python -m pytest -m "not slow"
 
 # Debian's chromium for the report's browser test (tests/orbit/test_report.py). If it cannot be
 # installed, that test fails saying so; the rest of the suite still runs.

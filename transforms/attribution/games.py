@@ -27,7 +27,7 @@ def game_department_weights(values: Mapping[str, Fraction]) -> dict[str, int]:
 
 def _game_employee_weights(
     depts: Sequence[str], emps: Sequence[Any], ranks: Sequence[int], dept_weight: Mapping[str, int]
-) -> tuple[list[str], list[str], list[int], int]:
+) -> tuple[list[Any], list[str], list[int], int]:
     """One won opportunity's (employee, department, num) and den for a game split.
 
     Rows are the opportunity's distinct (department, employee) pairs. Each

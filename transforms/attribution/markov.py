@@ -84,7 +84,7 @@ def markov_removal_effects(paths: Iterable[tuple[Sequence[str], bool]]) -> dict[
         seq = list(seq)
         if not seq:
             continue
-        steps = list(zip([None, *seq], seq, [False] * len(seq)))
+        steps: list[tuple[str | None, str | None, bool]] = list(zip([None, *seq], seq, [False] * len(seq)))
         steps.append((seq[-1], None, bool(converted)))
         for step in steps:
             counts[step] = counts.get(step, 0) + 1
