@@ -24,13 +24,17 @@ demo: setup
 	$(VENV)/bin/orbit demo
 
 # The whole suite with its checks (a few minutes); `make test-fast` is the inner loop (no `slow` tests).
+# The fast tests run on PYTEST_WORKERS processes (pytest-xdist); the slow ones (crash, serve, timing and
+# scale tests, which measure seconds) run one at a time afterwards.
+PYTEST_WORKERS ?= 2
 test: setup browser spreadsheet
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -m "not slow" -n $(PYTEST_WORKERS)
+	$(VENV)/bin/python -m pytest -m slow
 
 test-fast: setup
-	$(VENV)/bin/python -m pytest -m "not slow"
+	$(VENV)/bin/python -m pytest -m "not slow" -n $(PYTEST_WORKERS)
 
 # Debian's chromium for the report's browser test (tests/orbit/test_report.py). If it cannot be
 # installed, that test fails saying so; the rest of the suite still runs.

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -231,8 +230,8 @@ def worker(peer: str, model: str, data: str) -> dict:
         import mam  # noqa: F401
         from mam import MAM
     elif peer == "channelattribution":
-        import io
         import contextlib
+        import io
 
         with contextlib.redirect_stdout(io.StringIO()):
             import ChannelAttribution as ca

@@ -199,9 +199,9 @@ def write_increment(activities: pl.DataFrame, landing: Path, period_start: dt.da
 
 def bench_size(size: str, workdir: Path, env: dict[str, str]) -> SizeResult:
     from orbit.synth import generate_org, write_org
-    from warehouse.home import DEFAULT_PLAN
     from schemas.plan import load_plan
     from transforms.periods import period_of
+    from warehouse.home import DEFAULT_PLAN
 
     plan = load_plan(DEFAULT_PLAN)
     employees = SIZES[size]
@@ -294,7 +294,7 @@ def render(results: list[SizeResult], *, started: dt.datetime, elapsed: float, n
         inc_wall = sum(m.wall for m in r.increment)
         lines += [
             "",
-            f"`orbit run` sub-flows (work s): " + ", ".join(f"{k} {v:.2f}" for k, v in run.flows.items()),
+            "`orbit run` sub-flows (work s): " + ", ".join(f"{k} {v:.2f}" for k, v in run.flows.items()),
             f"Incremental ({INCREMENT_ROWS:,} new activities in {r.increment_period}): ingest + evaluate "
             f"--period = {inc_work:.2f} s work, {inc_wall:.2f} s wall.",
             "",

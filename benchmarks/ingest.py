@@ -17,7 +17,6 @@ import argparse
 import datetime as dt
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,12 +47,12 @@ def _limit(csv: Path, workdir: Path) -> tuple[float, float]:
 
 def _work(csv: Path, workdir: Path) -> dict[str, float]:
     """The ingest's own work, step by step, in this process (no Prefect)."""
-    from warehouse.home import DEFAULT_PLAN
-    from warehouse.landing import sha256_of
     from schemas.contracts import DATASETS
     from schemas.plan import PlanSet
     from schemas.suites import suite_rules
     from warehouse.db import open_warehouse
+    from warehouse.home import DEFAULT_PLAN
+    from warehouse.landing import sha256_of
     from warehouse.load import LedgerEntry, cap_memory, load_file
 
     plans = PlanSet.load(DEFAULT_PLAN)
@@ -83,8 +82,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from orbit.synth import generate_org, write_org
-    from warehouse.home import DEFAULT_PLAN
     from schemas.plan import load_plan
+    from warehouse.home import DEFAULT_PLAN
 
     workdir = Path(tempfile.mkdtemp(prefix="orbit-bench-"))
     try:

@@ -9,10 +9,10 @@ from flows.common import run_logger, writing_run
 from flows.engine import NO_CACHE, flow, task
 from flows.evaluate import EvaluationSummary, evaluate_flow
 from flows.publish import publish_flow
-from warehouse.home import Home
 from schemas.plan import PlanSet
 from warehouse.audit import append_audit
 from warehouse.db import open_warehouse, transaction
+from warehouse.home import Home
 from warehouse.periods import close_period, run_inputs_digest
 
 

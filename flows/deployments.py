@@ -30,8 +30,8 @@ from flows.evaluate import evaluate_flow, make_run_id
 from flows.ingest import ingest_flow
 from flows.publish import publish_flow
 from flows.run import run_flow
-from warehouse.home import Home
 from schemas.plan import PlanSet
+from warehouse.home import Home
 
 FILE_ARRIVED = "orbit.landing.file.arrived"
 DATASET_UPDATED = "orbit.dataset.updated"

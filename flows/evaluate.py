@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 from flows.common import content_hash, plan_bytes, run_logger
 from flows.engine import NO_CACHE, flow, task
-from warehouse.home import Home
 from schemas.plan import PlanSet
 from transforms.evaluation import EVALUATION_COLUMNS, PeriodResult, evaluate_period, find_periods
 from transforms.periods import parse_period
 from transforms.quality import find_orphans
 from transforms.restatement import compare_figures, has_changes, restate_period
 from warehouse.db import open_warehouse
+from warehouse.home import Home
 from warehouse.marts import Restatement, write_period_marts
 from warehouse.periods import PeriodStateError, closed_periods
 from warehouse.read import input_hashes, latest_activity_at, load_frames

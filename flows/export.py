@@ -17,11 +17,11 @@ import polars as pl
 
 from flows.common import run_logger, writing_run
 from flows.engine import NO_CACHE, flow, task
-from warehouse.home import Home
 from transforms.export import export_text, shape_bonus_export
 from transforms.periods import parse_period
 from warehouse.audit import append_audit
 from warehouse.db import open_warehouse, query_frame, transaction
+from warehouse.home import Home
 from warehouse.periods import inputs_digest, run_inputs_digest, state_of
 from warehouse.read import input_hashes
 

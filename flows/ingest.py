@@ -16,12 +16,12 @@ import duckdb
 
 from flows.common import emit, home_label, run_logger, touched_periods
 from flows.engine import NO_CACHE, flow, task
-from warehouse.landing import LandedFile, RejectedFile, list_landed, move_rejected, rejected_target, sha256_of
-from warehouse.home import Home
 from schemas.contracts import DATASETS
 from schemas.plan import PlanSet
 from schemas.suites import suite_rules
 from warehouse.db import open_warehouse, transaction
+from warehouse.home import Home
+from warehouse.landing import LandedFile, RejectedFile, list_landed, move_rejected, rejected_target, sha256_of
 from warehouse.load import LedgerEntry, cap_memory, ingested_hashes, load_file, log_entry, pending_moves
 
 # Task results may hold compensation data: never persisted, never cached.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flows.common import run_logger
 from flows.engine import NO_CACHE, flow, task
-from warehouse.home import Home
 from warehouse.db import open_warehouse
+from warehouse.home import Home
 from warehouse.publish import publish_snapshot
 
 

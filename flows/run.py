@@ -9,8 +9,8 @@ from flows.engine import flow
 from flows.evaluate import EvaluationSummary, evaluate_flow
 from flows.ingest import ingest_flow
 from flows.publish import publish_flow
-from warehouse.home import Home
 from schemas.plan import PlanSet
+from warehouse.home import Home
 from warehouse.load import LedgerEntry
 
 

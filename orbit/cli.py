@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -38,8 +38,8 @@ audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 app.add_typer(audit_app, name="audit")
 
-PlanOpt = Annotated[Optional[Path], typer.Option("--plan", help="plan file or folder of plans (default: $ORBIT_PLAN or plans/default.yaml)")]
-PeriodOpt = Annotated[Optional[str], typer.Option("--period", help="period such as 2026-07 or 2026-Q3")]
+PlanOpt = Annotated[Path | None, typer.Option("--plan", help="plan file or folder of plans (default: $ORBIT_PLAN or plans/default.yaml)")]
+PeriodOpt = Annotated[str | None, typer.Option("--period", help="period such as 2026-07 or 2026-Q3")]
 DEMO_MARKER = ".orbit-demo"
 log = logging.getLogger("orbit")
 
@@ -112,8 +112,8 @@ def generate(
     months: Annotated[int, typer.Option(min=1, max=120, help="months of history")] = 12,
     seed: Annotated[int, typer.Option(help="random seed (same seed and end date, same bytes)")] = 7,
     bad_rows: Annotated[float, typer.Option("--bad-rows", min=0.0, max=0.5, help="fraction of realistic bad rows mixed in")] = 0.0,
-    end_date: Annotated[Optional[dt.datetime], typer.Option("--end-date", formats=["%Y-%m-%d"], help="last day of data (default: end of the last complete month)")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="landing folder (default: $ORBIT_HOME/landing)")] = None,
+    end_date: Annotated[dt.datetime | None, typer.Option("--end-date", formats=["%Y-%m-%d"], help="last day of data (default: end of the last complete month)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="landing folder (default: $ORBIT_HOME/landing)")] = None,
     plan: PlanOpt = None,
 ) -> None:
     """Write a realistic synthetic organisation into the landing folders."""
@@ -193,7 +193,7 @@ def run(plan: PlanOpt = None) -> None:
 def export_bonus(
     period: Annotated[str, typer.Option("--period", help="period such as 2026-Q3")],
     fmt: Annotated[str, typer.Option("--format", help="csv or xlsx")] = "csv",
-    out: Annotated[Optional[Path], typer.Option("--out", help="output file or folder (default: $ORBIT_HOME/exports)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="output file or folder (default: $ORBIT_HOME/exports)")] = None,
     draft: Annotated[bool, typer.Option("--draft", help="export a period that is not closed, marked DRAFT")] = False,
 ) -> None:
     """HR bonus inputs for one period (closed periods; --draft otherwise)."""
@@ -330,15 +330,16 @@ def explain(
 @app.command()
 def simulate(
     plan: Annotated[Path, typer.Option("--plan", help="the draft plan file to try")],
-    period: Annotated[Optional[list[str]], typer.Option("--period", help="period to compare (repeatable; default: the last four complete periods)")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="folder for the comparison (default: $ORBIT_HOME/simulations/<draft>_<periods>/)")] = None,
-    in_force: Annotated[Optional[Path], typer.Option("--in-force", help="the plan in force, file or folder (default: $ORBIT_PLAN or plans/default.yaml)")] = None,
+    period: Annotated[list[str] | None, typer.Option("--period", help="period to compare (repeatable; default: the last four complete periods)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="folder for the comparison (default: $ORBIT_HOME/simulations/<draft>_<periods>/)")] = None,
+    in_force: Annotated[Path | None, typer.Option("--in-force", help="the plan in force, file or folder (default: $ORBIT_PLAN or plans/default.yaml)")] = None,
 ) -> None:
     """A draft plan against the plan in force on the loaded data: cost, gainers and losers, multipliers.
 
     Writes only the comparison (CSV and an HTML page); never the marts, snapshot, exports or audit log,
     and needs no writer slot."""
-    from orbit.simulate import SimulationError, default_out, simulate as run_simulation, summary_text, write_simulation
+    from orbit.simulate import SimulationError, default_out, summary_text, write_simulation
+    from orbit.simulate import simulate as run_simulation
     from schemas.plan import PlanError
 
     plans = _plans(in_force)
@@ -376,7 +377,7 @@ def diagnose(
 @app.command()
 def report(
     period: Annotated[str, typer.Option("--period", help="period such as 2026-Q3")],
-    out: Annotated[Optional[Path], typer.Option("--out", help="HTML file or folder (default: $ORBIT_HOME/reports/report_<period>.html)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="HTML file or folder (default: $ORBIT_HOME/reports/report_<period>.html)")] = None,
 ) -> None:
     """A self-contained HTML report of one period with charts (reads the published snapshot only)."""
     from orbit.report import ReportError, default_report_path, write_report

@@ -6,9 +6,9 @@ import datetime as dt
 
 import duckdb
 
-from warehouse.home import Home
 from schemas.plan import PlanSet
 from transforms.periods import period_of
+from warehouse.home import Home
 
 
 def last_complete_period(end: dt.date, kind: str):
@@ -22,14 +22,14 @@ def run_demo(home: Home, plans: PlanSet, *, employees: int, months: int, seed: i
     """Generate, ingest, evaluate, publish and export a draft; return the summary text."""
     from flows.export import export_bonus_flow
     from flows.run import run_flow
-    from orbit.synth import default_end_date, generate_org, write_org
     from orbit.report import default_report_path, write_report
+    from orbit.synth import default_end_date, generate_org, write_org
 
     end = end_date or default_end_date(dt.date.today())
     frames = generate_org(employees=employees, months=months, seed=seed, end_date=end, plan=plans.base,
                           bad_rows=0.01)
     write_org(frames, home.landing, end_date=end)
-    result = run_flow(home, plans)
+    run_flow(home, plans)
     period = last_complete_period(end, plans.base.period).label
     export = export_bonus_flow(home, period, "csv", None, True)
     report = write_report(home.published, period, default_report_path(home, period))

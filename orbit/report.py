@@ -22,10 +22,10 @@ import polars as pl
 from plotly.offline import get_plotlyjs
 
 from orbit.diagnose import figure_text
-from warehouse.home import Home
 from transforms import report as shape
 from warehouse.db import connect, query_frame
 from warehouse.funnel import missing_data_rows, published_funnel
+from warehouse.home import Home
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,8 @@ def _open_snapshot(snapshot: Path):
         try:
             before = os.stat(snapshot)
         except FileNotFoundError:
-            raise ReportError(f"nothing published yet ({snapshot} is missing); run `orbit run` (or `orbit demo`)")
+            raise ReportError(
+                f"nothing published yet ({snapshot} is missing); run `orbit run` (or `orbit demo`)") from None
         con = connect(snapshot, read_only=True)
         after = os.stat(snapshot)
         if after.st_ino == before.st_ino:

@@ -32,9 +32,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from warehouse.landing import DONE_MARKER, IGNORED_SUFFIXES, SETTLE_SECONDS
-from warehouse.home import Home
 from schemas.contracts import DATASETS
+from warehouse.home import Home
+from warehouse.landing import DONE_MARKER, IGNORED_SUFFIXES, SETTLE_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -261,8 +261,8 @@ class ArrivalWorker:
 
 def not_yet_ingested(home: Home) -> list[Path]:
     """Delivered files that the published ledger does not list (delivered while `orbit serve` was down)."""
-    from warehouse.landing import list_landed
     from warehouse.db import connect
+    from warehouse.landing import list_landed
 
     known: set[str] = set()
     if home.published.exists():
@@ -405,8 +405,13 @@ class ServerView:
 
 def read_server_view(api_url: str, limit: int = 5) -> ServerView:
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (DeploymentFilter, DeploymentFilterId, FlowRunFilter,
-                                                FlowRunFilterState, FlowRunFilterStateType)
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
     from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import FlowRunSort
     from prefect.exceptions import ObjectNotFound

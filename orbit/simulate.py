@@ -23,8 +23,8 @@ from schemas.plan import Plan, PlanSet, load_plan
 from transforms.evaluation import EVALUATION_COLUMNS, evaluate_period
 from transforms.periods import parse_period
 from transforms.simulation import (
-    complete_periods,
     compare_employees,
+    complete_periods,
     cost_change_share,
     frozen_differences,
     multiplier_distribution,

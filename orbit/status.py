@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import duckdb
 
-from warehouse.home import Home
 from schemas.contracts import DATASETS
+from warehouse.home import Home
 
 _TIME_COLUMN = {"employees": "effective_from", "opportunities": "created_at", "activities": "occurred_at",
                 "measurements": "measured_at", "feedback": "responded_at", "targets": None}

@@ -6,13 +6,13 @@ import polars as pl
 
 from schemas.contracts import DATASETS, Column, Dataset
 
-_POLARS = {
-    "string": pl.Utf8,
-    "int": pl.Int64,
+_POLARS: dict[str, pl.DataType] = {
+    "string": pl.Utf8(),
+    "int": pl.Int64(),
     "decimal": pl.Decimal(38, 9),
     "money": pl.Decimal(18, 2),
     "timestamp": pl.Datetime("us", "UTC"),
-    "date": pl.Date,
+    "date": pl.Date(),
 }
 _DUCKDB = {
     "string": "VARCHAR",
@@ -23,12 +23,12 @@ _DUCKDB = {
     "date": "DATE",
 }
 #: Lineage columns every loaded row carries, with their DuckDB and polars types.
-LINEAGE = {
-    "_file": ("VARCHAR", pl.Utf8),
-    "_line": ("BIGINT", pl.Int64),
-    "_sha256": ("VARCHAR", pl.Utf8),
-    "_row_hash": ("UHUGEINT", pl.UInt128),
-    "extra": ("JSON", pl.Utf8),
+LINEAGE: dict[str, tuple[str, pl.DataType]] = {
+    "_file": ("VARCHAR", pl.Utf8()),
+    "_line": ("BIGINT", pl.Int64()),
+    "_sha256": ("VARCHAR", pl.Utf8()),
+    "_row_hash": ("UHUGEINT", pl.UInt128()),
+    "extra": ("JSON", pl.Utf8()),
 }
 
 

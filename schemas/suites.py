@@ -213,9 +213,10 @@ def validate_rows(frame: pl.DataFrame, suite, engine: str = "duckdb") -> pl.Data
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
         con.register("_typed", frame)
-        failures = pl.from_arrow(con.sql(failures_sql(getattr(suite, "expectations", suite), "_typed")).to_arrow_table())
+        failures = pl.DataFrame(
+            pl.from_arrow(con.sql(failures_sql(getattr(suite, "expectations", suite), "_typed")).to_arrow_table()))
         con.close()
-        return pl.concat([FAILURE_SCHEMA.to_frame(), failures.cast(dict(FAILURE_SCHEMA))]).unique().sort(
+        return pl.concat([FAILURE_SCHEMA.to_frame(), failures.cast(FAILURE_SCHEMA)]).unique().sort(
             "_line", "column", "reason")
     return _validate_ge(frame, suite)
 

@@ -30,7 +30,7 @@ def home(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def default_plans():
-    from warehouse.home import DEFAULT_PLAN
     from schemas.plan import PlanSet
+    from warehouse.home import DEFAULT_PLAN
 
     return PlanSet.load(DEFAULT_PLAN)

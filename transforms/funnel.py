@@ -131,14 +131,16 @@ def _log_mean(a: Decimal, b: Decimal) -> Decimal:
 def lmdi(reference: tuple[Fraction | None, ...], current: tuple[Fraction | None, ...]) -> list[Decimal]:
     """Exact-in-the-limit LMDI-I contributions of each factor to Π current − Π reference (to 40 digits;
     see the module docstring for zeros and undefined factors). Factors are >= 0 or None (undefined)."""
-    ref, cur = [], []
-    for r, c in zip(reference, current, strict=True):
-        r, c = (r if r is not None else c), (c if c is not None else r)
-        if r is None:  # undefined on both sides: after a zero on both, contributes nothing
+    ref: list[Fraction] = []
+    cur: list[Fraction] = []
+    for r_in, c_in in zip(reference, current, strict=True):
+        r, c = (r_in if r_in is not None else c_in), (c_in if c_in is not None else r_in)
+        if r is None or c is None:  # undefined on both sides: after a zero on both, contributes nothing
             r = c = Fraction(1)
         if r < 0 or c < 0:
             raise ValueError("funnel factors are never negative")
-        ref.append(r), cur.append(c)
+        ref.append(r)
+        cur.append(c)
     with localcontext(Context(prec=_PRECISION)):
         r0 = _dec(_product(ref))
         r1 = _dec(_product(cur))

@@ -23,20 +23,21 @@ from schemas.plan import Metric, Plan
 from transforms.periods import Period, in_period, select_period
 from transforms.rounding import half_up
 
-NUM = pl.Decimal(38, 9)
-ACTUALS_SCHEMA: dict[str, pl.DataType] = {
+NUM_SCALE = 9
+NUM = pl.Decimal(38, NUM_SCALE)
+ACTUALS_SCHEMA = pl.Schema({
     "employee_id": pl.Utf8(),
     "metric": pl.Utf8(),
     "actual_num": NUM,
     "actual_den": pl.Int64(),
     "detail": pl.Utf8(),
-}
-TARGETS_SCHEMA: dict[str, pl.DataType] = {
+})
+TARGETS_SCHEMA = pl.Schema({
     "employee_id": pl.Utf8(),
     "metric": pl.Utf8(),
     "target": NUM,
     "target_source": pl.Utf8(),
-}
+})
 _VALUE_COLS = ["actual_num", "actual_den", "detail"]
 
 Frame = pl.DataFrame | pl.LazyFrame
@@ -226,9 +227,8 @@ def _closing_index(spec: Metric, ctx: _Ctx, emps: pl.LazyFrame) -> pl.LazyFrame:
 def _lead_sla_compliance(spec: Metric, ctx: _Ctx, emps: pl.LazyFrame) -> pl.LazyFrame:
     a, o = ctx.activities, ctx.opportunities
     assert spec.sla_hours is not None
-    sla = Fraction(spec.sla_hours) * 3600 * 1_000_000
-    sla_us = half_up(sla.numerator, sla.denominator)
-    sla = dt.timedelta(microseconds=sla_us)
+    sla_exact = Fraction(spec.sla_hours) * 3600 * 1_000_000
+    sla = dt.timedelta(microseconds=half_up(sla_exact.numerator, sla_exact.denominator))
     ts = pl.Datetime("us", "UTC")
     handoffs = (
         ctx.period_activities.filter(
@@ -388,7 +388,7 @@ def compute_actuals(
         .sort("employee_id", "weight_order")
         .select(list(ACTUALS_SCHEMA))
     )
-    return out.cast(ACTUALS_SCHEMA)  # type: ignore[arg-type]
+    return out.cast(ACTUALS_SCHEMA)
 
 
 def resolve_targets(plan: Plan, period: Period, roster: pl.DataFrame, targets: Frame | None) -> pl.DataFrame:
@@ -425,8 +425,9 @@ def resolve_targets(plan: Plan, period: Period, roster: pl.DataFrame, targets: F
         .select("department", "metric", pl.col("target").alias("_dept"))
     )
     for m, spec in plan.metrics.items():
-        if spec.target is not None and spec.target.as_tuple().exponent < -NUM.scale:  # type: ignore[operator]
-            raise ValueError(f"metric {m!r}: target {spec.target} has more than {NUM.scale} decimal places")
+        exponent = spec.target.as_tuple().exponent if spec.target is not None else 0
+        if isinstance(exponent, int) and exponent < -NUM_SCALE:
+            raise ValueError(f"metric {m!r}: target {spec.target} has more than {NUM_SCALE} decimal places")
     plan_t = pl.LazyFrame(
         [(m, spec.target) for m, spec in plan.metrics.items()],
         schema={"metric": pl.Utf8, "_plan": NUM},
@@ -450,4 +451,4 @@ def resolve_targets(plan: Plan, period: Period, roster: pl.DataFrame, targets: F
         )
         .collect()
     )
-    return out.cast(TARGETS_SCHEMA)  # type: ignore[arg-type]
+    return out.cast(TARGETS_SCHEMA)

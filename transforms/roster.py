@@ -15,7 +15,7 @@ import polars as pl
 
 from transforms.periods import Period
 
-ROSTER_SCHEMA: dict[str, pl.DataType] = {
+ROSTER_SCHEMA = pl.Schema({
     "employee_id": pl.Utf8(),
     "full_name": pl.Utf8(),
     "department": pl.Utf8(),
@@ -27,7 +27,7 @@ ROSTER_SCHEMA: dict[str, pl.DataType] = {
     "days_employed": pl.Int64(),
     "fte_days": pl.Decimal(38, 9),
     "days_in_period": pl.Int64(),
-}
+})
 
 
 #: The employees columns the roster reads (``effective_to`` and ``manager_id`` may be absent).
@@ -101,4 +101,4 @@ def resolve_roster(employees: pl.DataFrame | pl.LazyFrame, period: Period) -> pl
         .sort("employee_id")
         .collect()
     )
-    return out.cast(ROSTER_SCHEMA)  # type: ignore[arg-type]
+    return out.cast(ROSTER_SCHEMA)

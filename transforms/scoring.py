@@ -15,11 +15,11 @@ curve interpolation, bonus product) instead of through a Fraction per step.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any
+from typing import Any, overload
 
 import polars as pl
 
@@ -50,6 +50,10 @@ _POLICY_ORDER = (HOLD, ZERO, RENORMALISE)
 # ---------------------------------------------------------------------------
 # exact helpers
 # ---------------------------------------------------------------------------
+@overload
+def to_fraction(value: None) -> None: ...
+@overload
+def to_fraction(value: Number) -> Fraction: ...
 def to_fraction(value: Number | None) -> Fraction | None:
     """Exact Fraction of a Decimal/int/Fraction/str; a float is taken by its shortest repr (0.1 -> 1/10)."""
     if value is None:
@@ -130,7 +134,7 @@ _Curve = tuple[tuple[Fraction, ...], tuple[tuple[Fraction, Fraction], ...]]  # x
 
 def _prepared_curve(curve: Iterable[tuple[Number, Number]] | Iterable[Iterable[Number]]) -> _Curve:
     # the key carries each value's type: equal values of different types may convert differently
-    return _curve_points(tuple((type(x), x, type(y), y) for x, y in curve))  # type: ignore[misc]
+    return _curve_points(tuple((type(x), x, type(y), y) for x, y in curve))
 
 
 def _curve_value(curve: _Curve, x: Fraction) -> Fraction:
@@ -162,8 +166,8 @@ def _curve_points(key: tuple[tuple[type, Number, type, Number], ...]
     pts = [(to_fraction(x), to_fraction(y)) for _, x, _, y in key]
     if not pts:
         raise ValueError("a payout curve needs at least one point")
-    pts.sort(key=lambda p: p[0])  # type: ignore[arg-type,return-value]
-    return tuple(p[0] for p in pts), tuple(pts)  # type: ignore[return-value]
+    pts.sort(key=lambda p: p[0])
+    return tuple(p[0] for p in pts), tuple(pts)
 
 
 def compute_bonus(
@@ -311,11 +315,11 @@ def _keyed(frame: pl.DataFrame, keys: list[str], name: str) -> tuple[pl.DataFram
     return frame.join(distinct, on=keys, how="left", nulls_equal=True, maintain_order="left"), distinct
 
 
-def _display_series(values: list[Fraction | None]) -> pl.Series:
+def _display_series(values: Sequence[Fraction | None]) -> pl.Series:
     return pl.Series([_display(v) for v in values], dtype=DISPLAY)
 
 
-def _text_series(values: list[Fraction | None]) -> pl.Series:
+def _text_series(values: Sequence[Fraction | None]) -> pl.Series:
     return pl.Series([exact_text(v) for v in values], dtype=pl.Utf8)
 
 
@@ -343,7 +347,7 @@ def score_employees(
     metrics = sorted(set(cells.get_column("metric").to_list()))
     caps = {m: to_fraction(plan.cap_for(m)) for m in metrics}
     directions = {m: plan.metrics[m].direction for m in metrics}
-    cells, achievements = _judge_cells(cells, directions, caps, {m: plan.policy_for(m) for m in metrics})  # type: ignore[arg-type]
+    cells, achievements = _judge_cells(cells, directions, caps, {m: plan.policy_for(m) for m in metrics})
     cells, effective, counted = _renormalise_cells(cells, weights)
     cells, scored = _weigh_cells(cells, effective, achievements)
     matrix = cells.with_columns(
@@ -354,8 +358,7 @@ def score_employees(
         .alias("weight"),
     )
     scores = _score_employees(plan, period, emps, matrix, scored, counted, weights)
-    return (matrix.select(list(MATRIX_SCHEMA)).cast(MATRIX_SCHEMA),  # type: ignore[arg-type]
-            scores.cast(SCORES_SCHEMA))  # type: ignore[arg-type]
+    return matrix.select(list(MATRIX_SCHEMA)).cast(pl.Schema(MATRIX_SCHEMA)), scores.cast(pl.Schema(SCORES_SCHEMA))
 
 
 def _weight_cells(plan: Plan, emps: pl.DataFrame, actuals: pl.DataFrame, targets: pl.DataFrame
@@ -368,7 +371,7 @@ def _weight_cells(plan: Plan, emps: pl.DataFrame, actuals: pl.DataFrame, targets
     for dept, role in emps.select("department", "role").unique(maintain_order=True).iter_rows():
         for order, (metric, weight) in enumerate(plan.weight_row(dept, role).items()):
             rows.append((dept, role, metric, order, len(weights)))
-            weights.append(to_fraction(weight))  # type: ignore[arg-type]
+            weights.append(to_fraction(weight))
     skeleton = pl.DataFrame(rows, orient="row", schema={"department": pl.Utf8, "role": pl.Utf8, "metric": pl.Utf8,
                                                         "metric_order": pl.Int64, "weight_idx": pl.Int64})
     cells = (
@@ -383,7 +386,7 @@ def _weight_cells(plan: Plan, emps: pl.DataFrame, actuals: pl.DataFrame, targets
     return cells, weights
 
 
-def _judge_cells(cells: pl.DataFrame, directions: dict[str, str], caps: dict[str, Fraction],
+def _judge_cells(cells: pl.DataFrame, directions: Mapping[str, str], caps: dict[str, Fraction],
                  policies: dict[str, str]) -> tuple[pl.DataFrame, list[Fraction | None]]:
     """Per distinct (metric, actual, target): the achievement, whether the metric counts and why not.
     Adds actual, target, achievement (display), included, reason, ``target_not_positive``, the exact texts,
@@ -393,10 +396,14 @@ def _judge_cells(cells: pl.DataFrame, directions: dict[str, str], caps: dict[str
     for _, metric, num, den, target in judged.iter_rows():
         actual = None
         if num is not None and den is not None and den != 0:
-            actual = to_fraction(num) / to_fraction(den)  # type: ignore[operator]
+            actual = to_fraction(num) / to_fraction(den)
         tgt = to_fraction(target)
         ach, reason, np_, treatment = _judge(actual, tgt, directions[metric], caps[metric], policies[metric])
-        acts.append(actual), tgts.append(tgt), achs.append(ach), reasons.append(reason), not_pos.append(np_)
+        acts.append(actual)
+        tgts.append(tgt)
+        achs.append(ach)
+        reasons.append(reason)
+        not_pos.append(np_)
         treatments.append(treatment)
     judged = pl.DataFrame({
         "judgement_idx": judged.get_column("judgement_idx"),
@@ -442,7 +449,7 @@ def _weigh_cells(cells: pl.DataFrame, effective: list[Fraction], achievements: l
     Adds effective_weight, weighted_score (display and exact) and ``score_idx`` indexing the returned scores."""
     cells, products = _keyed(cells.with_columns(judgement_idx=pl.when("included").then("judgement_idx")),
                              ["effective_weight_idx", "judgement_idx"], "score_idx")
-    scored = [None if k is None else effective[ew] * achievements[k]  # type: ignore[operator]
+    scored = [None if k is None else effective[ew] * achievements[k]
               for _, ew, k in products.iter_rows()]
     return cells.join(
         pl.DataFrame({"score_idx": products.get_column("score_idx"), "weighted_score": _display_series(scored),
@@ -478,7 +485,7 @@ def _score_employees(plan: Plan, period: Period, emps: pl.DataFrame, matrix: pl.
                      for r in removed]
             counts = counted[p]
         composite, multiplier, incomplete, reason = _finish_employee(
-            curve, (scored[s] for s in s_ids), counts, parts)  # type: ignore[misc]
+            curve, (scored[s] for s in s_ids), counts, parts)
         held = any(r["when_missing"] == HOLD for r in removed or ())
         if held:
             multiplier, reason = Fraction(0), _finish_reason(reason, True)
@@ -486,8 +493,11 @@ def _score_employees(plan: Plan, period: Period, emps: pl.DataFrame, matrix: pl.
         days = period.days if days is None else int(days)
         bonus = (compute_bonus(bonus_target, share, fte_days, days, multiplier)
                  if bonus_target is not None and fte_days is not None else None)
-        composites.append(composite), multipliers.append(multiplier), incompletes.append(incomplete)
-        why.append(reason), bonuses.append(bonus)
+        composites.append(composite)
+        multipliers.append(multiplier)
+        incompletes.append(incomplete)
+        why.append(reason)
+        bonuses.append(bonus)
     return emps.select(
         pl.lit(period.label).alias("period"), "employee_id", "department", "role",
         composite=_display_series(composites), payout_multiplier=_display_series(multipliers),

@@ -17,14 +17,21 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.landing import RejectedFile, drop_rows, load_rows
 from schemas.contracts import DATASETS, Dataset
 from schemas.derive import key_expr_sql
 from schemas.suites import failing_sql, failures_sql
-from transforms.ingest import (bad_type_sql, check_columns, duplicates_sql, ident, quarantine_sql, raw_json_sql,
-                              repeated_keys_sql, typed_sql)
+from transforms.ingest import (
+    bad_type_sql,
+    check_columns,
+    duplicates_sql,
+    ident,
+    quarantine_sql,
+    raw_json_sql,
+    repeated_keys_sql,
+    typed_sql,
+)
 from warehouse.db import transaction
-
+from warehouse.landing import RejectedFile, drop_rows, load_rows
 
 #: DuckDB's memory cap on a connection that ingests, unless ORBIT_MEMORY_LIMIT sets one: the file's text and
 #: typed rows, the largest things a load holds, spill to disk beyond it. Measured on 5 M rows: the whole

@@ -16,8 +16,15 @@ import polars as pl
 from schemas.marts import ColumnMismatch, frame_columns, frame_schema
 from warehouse.audit import append_audit
 from warehouse.db import insert_rows, transaction
-from warehouse.periods import (closed_run_ids, insert_restatements, inputs_digest, mark_evaluated,
-                               record_run_inputs, reopen_period, set_pending)
+from warehouse.periods import (
+    closed_run_ids,
+    inputs_digest,
+    insert_restatements,
+    mark_evaluated,
+    record_run_inputs,
+    reopen_period,
+    set_pending,
+)
 
 log = logging.getLogger(__name__)
 

@@ -239,8 +239,8 @@ def test_sigterm_ends_a_working_and_a_waiting_run_within_seconds(company, tmp_pa
     with writer_lock(home.root, "test"):
         for sig in (signal.SIGTERM, signal.SIGINT):
             waiting = _start(home, log)
-            _wait_until(lambda: log.read_text().count("waiting for the writer") >= 1 + (sig == signal.SIGINT), 60,
-                        "the run to wait")
+            waiters = 1 + (sig == signal.SIGINT)
+            _wait_until(lambda n=waiters: log.read_text().count("waiting for the writer") >= n, 60, "the run to wait")
             assert _stops_within(waiting, sig, 3) == 128 + sig
         # meanwhile another home's writer does not wait for this one
         other = _fresh(Home(tmp_path / "other"), pristine)

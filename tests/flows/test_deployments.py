@@ -10,8 +10,14 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from flows.deployments import (DATASET_UPDATED, DEPLOYMENT_NAMES, FILE_ARRIVED, build_deployments,
-                               evaluate_change_flow, ingest_file_flow)
+from flows.deployments import (
+    DATASET_UPDATED,
+    DEPLOYMENT_NAMES,
+    FILE_ARRIVED,
+    build_deployments,
+    evaluate_change_flow,
+    ingest_file_flow,
+)
 from warehouse.home import DEFAULT_PLAN, Home
 
 END = dt.date(2026, 9, 30)

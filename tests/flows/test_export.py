@@ -22,8 +22,8 @@ import pytest
 from typer.testing import CliRunner
 
 from orbit.cli import app
-from warehouse.home import Home
 from transforms.export import EXPORT_COLUMNS
+from warehouse.home import Home
 
 END = dt.date(2026, 9, 30)
 PERIOD = "2026-Q3"

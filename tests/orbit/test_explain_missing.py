@@ -13,7 +13,6 @@ import datetime as dt
 import pytest
 
 from orbit.explain import gather_explanation, render_explanation
-from schemas.plan import Plan
 from tests import tiny_org
 from transforms.evaluation import evaluate_period
 from transforms.quality import find_orphans

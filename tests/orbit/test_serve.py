@@ -227,7 +227,7 @@ def test_serve_ui_events_in_seconds_and_writers_from_everywhere(default_plans, t
     owner-only but for published/; Ctrl-C stops everything."""
     import httpx
 
-    from orbit.synth import generate_org, write_org
+    from orbit.synth import generate_org
 
     home = Home(tmp_path / "home")
     frames = generate_org(employees=20, months=3, seed=5, end_date=END, plan=default_plans.base)

@@ -7,8 +7,8 @@ import datetime as dt
 import duckdb
 import pytest
 
-from warehouse.home import Home
 from warehouse.db import open_warehouse
+from warehouse.home import Home
 from warehouse.operations import RunFailure, add_failure_to_snapshot
 from warehouse.publish import publish_snapshot
 

@@ -8,8 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.contracts import DATASETS
-from transforms.ingest import (bad_type_sql, check_columns, duplicates_sql, quarantine_sql, repeated_keys_sql,
-                              typed_sql)
+from transforms.ingest import bad_type_sql, check_columns, duplicates_sql, quarantine_sql, repeated_keys_sql, typed_sql
 from warehouse.db import query_frame
 
 OPPS = DATASETS["opportunities"]

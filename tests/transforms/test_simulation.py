@@ -11,8 +11,13 @@ import polars as pl
 from schemas.plan import Plan
 from tests.transforms import test_golden as golden
 from transforms.evaluation import evaluate_period
-from transforms.simulation import (complete_periods, compare_employees, frozen_differences, multiplier_distribution,
-                                  summarise)
+from transforms.simulation import (
+    compare_employees,
+    complete_periods,
+    frozen_differences,
+    multiplier_distribution,
+    summarise,
+)
 
 D = Decimal
 

@@ -1,8 +1,8 @@
 import duckdb
 import pytest
 
-from warehouse.landing import RejectedFile, list_landed, load_rows, move_rejected, rejected_target
 from warehouse.db import query_frame
+from warehouse.landing import RejectedFile, list_landed, load_rows, move_rejected, rejected_target
 
 CSV = "event_id,occurred_at,amount\nA1,2026-01-01T10:00:00Z,1.50\nA2,2026-01-02,\n"
 

@@ -4,10 +4,10 @@ from decimal import Decimal
 
 import pytest
 
-from warehouse.landing import RejectedFile
 from schemas.contracts import DATASETS
 from schemas.suites import suite_rules
 from warehouse.db import open_warehouse
+from warehouse.landing import RejectedFile
 from warehouse.load import LedgerEntry, ingested_hashes, load_file, log_entry, pending_moves
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)

@@ -15,8 +15,8 @@ import pytest
 
 from warehouse import publish
 from warehouse.db import open_warehouse
-from warehouse.publish import PARQUET_LINK, PUBLISHED_TABLES, publish_snapshot
 from warehouse.periods import PERIOD_STATUS_COLUMNS
+from warehouse.publish import PARQUET_LINK, PUBLISHED_TABLES, publish_snapshot
 
 DUCKDB_1_4_STORAGE = 67  # the storage version number DuckDB 1.4 writes; 1.3 reads only up to 66
 
@@ -152,7 +152,7 @@ def test_a_reader_process_is_never_refused_and_always_consistent_through_20_publ
                 gen = con.execute(f"SELECT max(generation) FROM '{target.parent / PARQUET_LINK}/snapshot_info.parquet'").fetchall()[0][0]
                 generations.append(gen)
                 if i % 5 == 4:  # now and then, make sure the reader has caught up with this publish
-                    _wait_for(lambda: str(gen) in seen.read_text().split(), f"the reader to see publish {i + 1}")
+                    _wait_for(lambda gen=gen: str(gen) in seen.read_text().split(), f"the reader to see publish {i + 1}")
         finally:
             stop.touch()
             out, err = reader.communicate(timeout=120)

@@ -27,9 +27,9 @@ products) and rounded to an integer multiple of 1e-20 (``heuristic.DECAY_SCALE``
 is deterministic on every platform, and from there on the arithmetic is exact.
 """
 
+from schemas.contracts import CLOSED_STAGES
 from transforms.attribution.cents import allocate_cents
 from transforms.attribution.common import (
-    CLOSED_STAGES,
     CREDITS_SCHEMA,
     DEPARTMENT_VALUES_SCHEMA,
     GAME_MODELS,

@@ -7,7 +7,6 @@ from fractions import Fraction
 
 import polars as pl
 
-from schemas.contracts import CLOSED_STAGES
 from schemas.marts import FIGURE_PLACES, frame_schema
 from transforms.rounding import half_up
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import polars as pl
 
+from schemas.contracts import CLOSED_STAGES
 from transforms.attribution.cents import allocate_frame
 from transforms.attribution.common import (
-    CLOSED_STAGES,
     CREDITS_SCHEMA,
     DEPARTMENT_VALUES_SCHEMA,
     HEURISTIC_MODELS,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.attribution.common import CLOSED_STAGES, TOUCH_COLUMNS, TOUCH_ORDER
+from schemas.contracts import CLOSED_STAGES
+from transforms.attribution.common import TOUCH_COLUMNS, TOUCH_ORDER
 
 
 def build_touches(opportunities: pl.DataFrame, activities: pl.DataFrame, lookback_days: int) -> pl.DataFrame:
