@@ -12,27 +12,43 @@ from flows.publish import publish_flow
 from schemas.plan import PlanSet
 from warehouse.audit import append_audit
 from warehouse.db import open_warehouse, transaction
+from warehouse import clock
 from warehouse.home import Home
-from warehouse.periods import close_period, run_inputs_digest
+from warehouse.periods import close_period, partial_reason, run_inputs_digest
 
 
 @task(persist_result=False, cache_policy=NO_CACHE)  # not retried: a refusal (already closed) is not I/O
-def freeze_period(home: Home, period: str, user: str) -> str:
+def freeze_period(home: Home, period: str, user: str, today: dt.date, allow_partial: bool,
+                  reason: str | None) -> str:
     with open_warehouse(home.warehouse) as con, transaction(con):
-        run_id = close_period(con, period, user=user, at=dt.datetime.now(dt.timezone.utc))
+        why = partial_reason(con, period, today)
+        run_id = close_period(con, period, user=user, at=dt.datetime.now(dt.timezone.utc), today=today,
+                              allow_partial=allow_partial)
         versions, employees = con.execute(
             "SELECT string_agg(DISTINCT plan_version, ',' ORDER BY plan_version), count(*) FROM employee_scores "
             "WHERE period = ?", [period]).fetchall()[0]
+        detail = f"{employees} employee(s) frozen"
+        if why:
+            detail += f"; closed while partial ({why})"
+        if reason:
+            detail += f"; reason: {reason}"
         append_audit(con, "close_period", period=period, run_id=run_id, plan_version=versions,
-                     input_hashes=run_inputs_digest(con, [run_id]), detail=f"{employees} employee(s) frozen")
+                     input_hashes=run_inputs_digest(con, [run_id]), detail=detail)
     return run_id
 
 
 @flow(name="orbit-close", persist_result=False)
-def close_flow(home: Home, period: str) -> str:
-    """Freeze ``period`` on the run that produced its current results, publish; return that run_id."""
+def close_flow(home: Home, period: str, allow_partial: bool = False, reason: str | None = None,
+               today: dt.date | None = None) -> str:
+    """Freeze ``period`` on the run that produced its current results, publish; return that run_id. A partial
+    period (not ended by ``today`` — default :func:`warehouse.clock.today` in UTC — or data not covering it)
+    is refused unless ``allow_partial`` with a ``reason``, which the audit row records."""
+    reason = (reason or "").strip() or None
+    if allow_partial and not reason:
+        raise ValueError("closing a partial period needs a reason (--reason TEXT)")
+    today = today or clock.today("UTC")
     with writing_run(home, "close"):
-        run_id = freeze_period(home, period, getpass.getuser())
+        run_id = freeze_period(home, period, getpass.getuser(), today, allow_partial, reason)
         run_logger().info("period %s closed on run %s", period, run_id[:12])
         publish_flow(home)
     return run_id

@@ -9,9 +9,11 @@ from flows.common import content_hash, plan_bytes, run_logger
 from flows.engine import NO_CACHE, flow, task
 from schemas.plan import PlanSet
 from transforms.evaluation import EVALUATION_COLUMNS, PeriodResult, evaluate_period, find_periods
-from transforms.periods import parse_period
+from transforms.coverage import data_extent, no_data_message
+from transforms.periods import check_period_kind
 from transforms.quality import find_orphans
 from transforms.restatement import compare_figures, has_changes, restate_period
+from warehouse import clock
 from warehouse.db import open_warehouse
 from warehouse.home import Home
 from warehouse.marts import Restatement, write_period_marts
@@ -38,8 +40,8 @@ def load_inputs(home: Home):
 
 
 @task(**_TASK)
-def evaluate_one(plan, period, frames, as_of) -> PeriodResult:
-    return evaluate_period(plan, period, frames, as_of)
+def evaluate_one(plan, period, frames, as_of, today) -> PeriodResult:
+    return evaluate_period(plan, period, frames, as_of, today=today)
 
 
 @task(retries=2, retry_delay_seconds=[1, 5], **_TASK)
@@ -77,10 +79,12 @@ def compare_closed(results, closed, restate: dict[str, str], run_id: str, at: dt
 
 @flow(name="orbit-evaluate", persist_result=False)
 def evaluate_flow(home: Home, plans: PlanSet, periods: list[str] | None = None,
-                  restate: dict[str, str] | None = None) -> EvaluationSummary:
+                  restate: dict[str, str] | None = None, today: dt.date | None = None) -> EvaluationSummary:
     """Evaluate open periods. A closed period keeps its results: it is only compared with what the new data
     gives, and flagged pending restatement when they differ — unless it is in ``restate`` (period -> reason),
-    which reopens it with the new results and per-employee restatement rows."""
+    which reopens it with the new results and per-employee restatement rows. ``periods`` asked for must be
+    of the plan's kind and hold data (else :class:`PeriodStateError`, nothing written). ``today`` (default:
+    :func:`warehouse.clock.today`) decides which periods have not ended (partial)."""
     logger = run_logger()
     started = dt.datetime.now(dt.timezone.utc)
     frames, hashes, as_of, closed = load_inputs(home)
@@ -89,17 +93,22 @@ def evaluate_flow(home: Home, plans: PlanSet, periods: list[str] | None = None,
     for label in set(restate) - set(closed):
         raise PeriodStateError(f"period {label} is not closed; only a closed period is reopened")
     base = plans.base
-    wanted = [parse_period(p) for p in periods] if periods else find_periods(frames, base.timezone, base.period)
+    today = today or clock.today(base.timezone)
+    wanted = ([check_period_kind(p, base.period) for p in periods] if periods
+              else find_periods(frames, base.timezone, base.period))
+    if periods:
+        extent = data_extent(frames)
+        for period in wanted:
+            if not data_extent(frames, period.start_utc(base.timezone), period.end_utc(base.timezone))[0]:
+                raise PeriodStateError(no_data_message(period.label, extent, base.timezone))
     results, skipped = [], []
     for period in wanted:
-        if period.kind != base.period:
-            raise ValueError(f"period {period.label} is a {period.kind}; this plan evaluates by {base.period}")
         plan = plans.for_period_start(period.start)
         if plan is None:
             logger.warning("no plan in force on %s; period %s not evaluated", period.start, period.label)
             skipped.append(period.label)
             continue
-        results.append(evaluate_one.submit(plan, period, frames, as_of))
+        results.append(evaluate_one.submit(plan, period, frames, as_of, today))
     # periods are independent: submitted, they run in parallel under the flow's task runner (threads by
     # default, Dask workers with `evaluate_flow.with_options(task_runner=DaskTaskRunner(...))`)
     results = [future.result() for future in results]

@@ -157,6 +157,8 @@ def evaluate(period: PeriodOpt = None, plan: PlanOpt = None) -> None:
     plans = _plans(plan)
     home = Home.from_env()
     with _writer(home, "evaluate"):
+        if label:  # refused before any work (read under the writer lock: no writer holds the file then)
+            _check_evaluable(home, plans, label)
         summary = _run(lambda: evaluate_flow(home, plans, [label] if label else None))
     typer.echo(f"evaluated {', '.join(summary.periods) or 'no period'} (run {summary.run_id[:12]})")
     _echo_closed(summary)
@@ -249,6 +251,27 @@ def demo(
     typer.echo(summary)
 
 
+def _check_evaluable(home: Home, plans, label: str) -> None:
+    """`orbit evaluate --period P` refuses, before any work, a period of the other kind or one with no data."""
+    from transforms.periods import check_period_kind
+    from warehouse.db import open_warehouse
+    from warehouse.read import period_data_check
+
+    try:
+        period = check_period_kind(label, plans.base.period)
+    except ValueError as e:
+        raise _fail(str(e)) from None
+    if not home.warehouse.exists():
+        raise _fail(f"no warehouse at {home.warehouse}; run `orbit ingest` (or `orbit run`) first")
+    try:
+        with open_warehouse(home.warehouse, read_only=True) as con:
+            problem = period_data_check(con, period, plans.base.timezone)
+    except OSError as e:
+        raise _fail(str(e), code=1) from None
+    if problem:
+        raise _fail(problem)
+
+
 def _check_period_state(home: Home, check, label: str) -> str:
     """Run a warehouse.periods check_* before a close or reopen: bad state exits 2 with what to do."""
     from warehouse.db import open_warehouse
@@ -266,17 +289,32 @@ def _check_period_state(home: Home, check, label: str) -> str:
 
 
 @app.command()
-def close(period: Annotated[str, typer.Option("--period", help="period such as 2026-Q3")]) -> None:
+def close(
+    period: Annotated[str, typer.Option("--period", help="period such as 2026-Q3")],
+    allow_partial: Annotated[bool, typer.Option("--allow-partial", help="close a partial period anyway (one "
+                                                "that has not ended, or whose data does not cover it); needs --reason")] = False,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="why (recorded in the audit log)")] = None,
+    plan: PlanOpt = None,
+) -> None:
     """Freeze a period's results on the run that made them (audited). Later data does not change them:
-    it shows as pending restatement until `orbit reopen`. HR exports need a closed period."""
+    it shows as pending restatement until `orbit reopen`. HR exports need a closed period. A partial
+    period is refused unless --allow-partial --reason TEXT."""
     label = _period(period)
+    if allow_partial and not (reason or "").strip():
+        raise _fail("--allow-partial needs --reason TEXT saying why the period is closed before it is complete")
     from flows.close import close_flow
+    from warehouse import clock
     from warehouse.periods import check_close
 
+    try:
+        today = clock.today(_plans(plan).base.timezone)
+    except ValueError as e:
+        raise _fail(str(e)) from None
     home = Home.from_env()
     with _writer(home, "close"):
-        _check_period_state(home, check_close, label)
-        run_id = _run(lambda: close_flow(home, label))
+        _check_period_state(home, lambda con, p: check_close(con, p, today=today, allow_partial=allow_partial),
+                            label)
+        run_id = _run(lambda: close_flow(home, label, allow_partial, reason, today))
     typer.echo(f"closed {label} on run {run_id[:12]}; `orbit export bonus --period {label}` exports it")
 
 

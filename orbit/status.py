@@ -61,8 +61,11 @@ def render_status(home: Home, *, server: bool = False) -> str:
             out.append(_table([(k, str(t)[:19], e, _short(m), r or "") for k, t, e, m, r in failures],
                               ["kind", "failed", "error", "message", "flow run"]) if failures else "  none")
         out += ["", "Periods:"]
-        out.append(_table(_periods(con), ["period", "state", "employees", "incomplete", "plan", "closed",
-                                          "closed by", "pending restatement"]))
+        periods = _periods(con)
+        out.append(_table([p[:-1] for p in periods], ["period", "state", "employees", "incomplete", "plan", "closed",
+                                                      "closed by", "pending restatement", "partial", "data from",
+                                                      "data to"]))
+        out += [f"  {p[0]} is partial: {p[-1]}" for p in periods if p[-1]]
         if server:
             out += ["", *_server_lines(home)]
         return "\n".join(out)
@@ -81,20 +84,31 @@ def _short(text: str | None, width: int = 80) -> str:
 
 
 def _periods(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    """Every evaluated period with its state (``period_status``; all open in a snapshot without it)."""
+    """Every evaluated period with its state (``period_status``; all open in a snapshot without it), what its
+    data covers, and last, why it is partial (empty when it is not)."""
     scores = ("SELECT period, count(*) AS employees, count(*) FILTER (WHERE incomplete) AS incomplete, "
               "any_value(plan_version) AS plan FROM employee_scores GROUP BY period")
     if not _has_table(con, "period_status"):
-        rows = con.execute(f"SELECT period, 'open', employees, incomplete, plan, NULL, NULL, NULL "
+        rows = con.execute(f"SELECT period, 'open', employees, incomplete, plan, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
                            f"FROM ({scores}) ORDER BY period").fetchall()
     else:
+        # a snapshot published before periods knew their coverage has no partial columns yet
+        coverage = ("p.partial, p.first_data_day, p.last_data_day, p.partial_reason"
+                    if _has_column(con, "period_status", "partial") else "NULL, NULL, NULL, NULL")
         rows = con.execute(
             f"""SELECT coalesce(p.period, s.period), coalesce(p.state, 'open'), s.employees, s.incomplete, s.plan,
                        p.closed_at, p.closed_by,
                        CASE WHEN p.pending_restatement THEN 'since ' || strftime(p.pending_since, '%Y-%m-%d %H:%M')
-                       END
+                       END, {coverage}
                 FROM ({scores}) s FULL JOIN period_status p ON p.period = s.period ORDER BY 1""").fetchall()
-    return [(p, st, e, i, pl, str(c)[:16] if c else "", b or "", pend or "") for p, st, e, i, pl, c, b, pend in rows]
+    return [(p, st, e, i, pl, str(c)[:16] if c else "", b or "", pend or "", "yes" if part else "",
+             first or "", last or "", (why or "its data does not cover all of it") if part else "")
+            for p, st, e, i, pl, c, b, pend, part, first, last, why in rows]
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
+                            [table, column]).fetchall()[0][0])
 
 
 def _server_lines(home: Home) -> list[str]:

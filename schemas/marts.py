@@ -29,7 +29,7 @@ from typing import Literal
 
 import polars as pl
 
-MartType = Literal["string", "int", "figure", "decimal", "money", "boolean", "timestamp", "json"]
+MartType = Literal["string", "int", "figure", "decimal", "money", "boolean", "date", "timestamp", "json"]
 
 #: Figures (actuals, achievements, weights, composites, shares) are shown rounded half-up to this many decimals.
 FIGURE_PLACES = 12
@@ -42,6 +42,7 @@ POLARS_TYPES: dict[str, pl.DataType] = {
     "decimal": pl.Decimal(38, 9),  # as the input contract's decimals
     "money": pl.Decimal(18, 2),
     "boolean": pl.Boolean(),
+    "date": pl.Date(),
     "timestamp": pl.Datetime("us", "UTC"),
     "json": pl.Utf8(),
 }
@@ -139,6 +140,15 @@ _RUN_ID = _c("run_id", "string", "the run that produced the row: a hash of its i
              nullable=False)
 _COMPOSITE_EXACT = _c("composite_exact", "string", "the exact composite, as an integer or p/q")
 _MULTIPLIER_EXACT = _c("multiplier_exact", "string", "the exact payout multiplier, as an integer or p/q")
+#: A period's coverage (transforms.coverage), on every row of its scores and in period_status.
+_PARTIAL = _c("partial", "boolean", "true when the period's data does not cover all of it: the period has not "
+                                    "ended (its last day is after today or after the latest data loaded) or its "
+                                    "data starts after its first day")
+_FIRST_DATA_DAY = _c("first_data_day", "date", "first day of the period with data (activities, closed "
+                                               "opportunities, measurements, feedback), in the plan's timezone")
+_LAST_DATA_DAY = _c("last_data_day", "date", "last day of the period with data, in the plan's timezone")
+#: The columns evaluation adds to a period's scores from its coverage (not the scoring's own).
+COVERAGE_COLUMNS = ("partial", "first_data_day", "last_data_day")
 _INCOMPLETE = _c("incomplete", "boolean", "true when a metric was removed (no actual or no target)",
                  nullable=False)
 
@@ -194,6 +204,7 @@ MARTS: dict[str, Mart] = {
                 _PLAN_VERSION, _RUN_ID, _COMPOSITE_EXACT, _MULTIPLIER_EXACT,
                 _c("missing_policy", "string", "the missing-data treatments that changed the employee's result, "
                                                "strongest first (hold, zero, renormalise); empty when none did"),
+                _PARTIAL, _FIRST_DATA_DAY, _LAST_DATA_DAY,
             ),
         ),
         Mart(
@@ -222,6 +233,7 @@ MARTS: dict[str, Mart] = {
                                                   "shows it in missing_data)"),
                 _c("missing_policy", "string", "the missing-data treatments that changed the result, strongest "
                                                "first (hold, zero, renormalise); empty when none did"),
+                _PARTIAL, _FIRST_DATA_DAY, _LAST_DATA_DAY,
             ),
         ),
         Mart(
@@ -412,6 +424,12 @@ MARTS: dict[str, Mart] = {
                 _c("pending_restatement", "boolean", "true when data that arrived after the close would change "
                                                      "the period's results", nullable=False, default=False),
                 _c("pending_since", "timestamp", "when that was first seen"),
+                _c("partial", "boolean", "true when the period's data does not cover all of it (see "
+                                         "partial_reason); `orbit close` refuses it without --allow-partial",
+                   nullable=False, default=False),
+                _c("partial_reason", "string", "why the period is partial, e.g. it has not ended, or its data "
+                                               "starts after its first day"),
+                _FIRST_DATA_DAY, _LAST_DATA_DAY,
             ),
         ),
         Mart(

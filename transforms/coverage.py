@@ -85,6 +85,16 @@ def data_extent(frames: dict[str, pl.DataFrame], start: dt.datetime | None = Non
     return (min(lows), max(highs)) if lows else (None, None)
 
 
+def no_data_message(label: str, extent: tuple[dt.datetime | None, dt.datetime | None], tz: str) -> str:
+    """One line: period ``label`` has no data, and the days the loaded data (``extent``: first and last
+    instant of all data) does cover."""
+    first, last = extent
+    if first is None:
+        return f"period {label} has no data: nothing is loaded yet (`orbit ingest` loads landing/)"
+    return (f"period {label} has no data: the data loaded runs from {local_day(first, tz)} to "
+            f"{local_day(last, tz)}")
+
+
 def judge_coverage(period: Period, first_data_day: dt.date | None, last_data_day: dt.date | None,
                    latest_data_day: dt.date | None, today: dt.date | None) -> Coverage:
     """Whether ``period`` is partial, given the days its data covers, the latest day of any data

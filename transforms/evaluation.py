@@ -13,6 +13,7 @@ import polars as pl
 from schemas.contracts import CLOSED_STAGES
 from schemas.plan import Plan
 from transforms.attribution import attribute_credits, build_touches
+from transforms.coverage import DATA_COLUMNS, Coverage, period_coverage, with_coverage
 from transforms.funnel import FUNNEL_SCHEMA, revenue_funnel
 from transforms.metrics import INPUT_SCHEMAS, compute_actuals, resolve_targets
 from transforms.periods import Period, in_period, local_date, periods_spanning
@@ -20,9 +21,8 @@ from transforms.roster import INPUT_COLUMNS as ROSTER_COLUMNS
 from transforms.roster import resolve_roster
 from transforms.scoring import score_employees
 
-#: Timestamp columns whose periods make a period "have data".
-_EVENT_COLUMNS = {"activities": "occurred_at", "opportunities": "closed_at", "measurements": "measured_at",
-                  "feedback": "responded_at"}
+#: Timestamp columns whose periods make a period "have data" (the same that date coverage).
+_EVENT_COLUMNS = DATA_COLUMNS
 
 #: The columns of each dataset that the evaluation reads: at scale, loading only these (not the whole
 #: contract) keeps the evaluation's memory down. Attribution reads a subset of the same.
@@ -41,6 +41,7 @@ class PeriodResult:
     department_values: pl.DataFrame
     department_matrix: pl.DataFrame
     funnel: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FUNNEL_SCHEMA))  # revenue_funnel rows
+    coverage: Coverage | None = None  # what the period's data covers; partial or not
 
 
 def find_periods(frames: dict[str, pl.DataFrame], tz: str, kind: str) -> list[Period]:
@@ -78,9 +79,11 @@ def summarize_departments(matrix: pl.DataFrame) -> pl.DataFrame:
 
 
 def evaluate_period(plan: Plan, period: Period, frames: dict[str, pl.DataFrame],
-                    as_of: dt.datetime | None, *, funnel: bool = True) -> PeriodResult:
+                    as_of: dt.datetime | None, *, funnel: bool = True, today: dt.date | None = None) -> PeriodResult:
     """Roster, attribution, actuals, targets, scores, department summary and (unless ``funnel`` is false)
-    the revenue funnel of one period."""
+    the revenue funnel of one period, and what its data covers (``coverage``; the scores carry ``partial``
+    and the first and last day with data). ``today`` (the plan's timezone) makes a period that has not
+    ended partial; None leaves that to the data alone."""
     tz = plan.timezone
     roster = resolve_roster(frames["employees"], period)
     opps = frames["opportunities"]
@@ -96,9 +99,12 @@ def evaluate_period(plan: Plan, period: Period, frames: dict[str, pl.DataFrame],
                               frames["feedback"], credits, as_of)
     targets = resolve_targets(plan, period, roster, frames["targets"])
     matrix, scores = score_employees(plan, period, roster, actuals, targets)
+    coverage = period_coverage(frames, period, tz, today)
+    scores = with_coverage(scores, coverage)
     credits = credits.with_columns(pl.lit(period.label).alias("period"))
     dept_values = dept_values.with_columns(pl.lit(period.label).alias("period"))
-    result = PeriodResult(period, plan, matrix, scores, credits, dept_values, summarize_departments(matrix))
+    result = PeriodResult(period, plan, matrix, scores, credits, dept_values, summarize_departments(matrix),
+                          coverage=coverage)
     if funnel:
         result.funnel = revenue_funnel(plan, period, opps, frames["activities"])
     return result

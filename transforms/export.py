@@ -9,7 +9,9 @@ import polars as pl
 from transforms.scoring import round_half_up
 
 EXPORT_COLUMNS = ["employee_id", "full_name", "department", "period", "composite", "payout_multiplier",
-                  "bonus_amount", "currency", "incomplete", "plan_version", "run_id", "missing_data"]
+EXPORT_COLUMNS = ["employee_id", "full_name", "department", "period", "composite", "payout_multiplier",
+                  "bonus_amount", "currency", "incomplete", "plan_version", "run_id", "missing_data", "partial",
+                  "first_data_day", "last_data_day"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -44,9 +46,9 @@ def missing_data_text(policy: str | None, reason: str | None) -> str:
 def shape_bonus_export(lines: pl.DataFrame, *, draft: bool) -> pl.DataFrame:
     """Rows of ``bonus_lines`` -> the export table, typed (stable column order, sorted by employee_id):
     text columns guarded against formulas, composite and multiplier as Decimal(38,6) rounded half-up from the
-    exact values, bonus_amount as Decimal(18,2), incomplete as Boolean; ``missing_data`` (text) flags every
-    employee whose result a missing metric changed. :func:`export_text` gives the CSV's text; a spreadsheet
-    writer keeps the types."""
+    exact values, bonus_amount as Decimal(18,2), incomplete and partial as Boolean, the first and last day
+    with data as Date; ``missing_data`` (text) flags every employee whose result a missing metric changed.
+    :func:`export_text` gives the CSV's text; a spreadsheet writer keeps the types."""
     guarded = {c: pl.col(c).map_elements(guard_text, return_dtype=pl.Utf8) for c in TEXT_COLUMNS}
     out = lines.sort("employee_id").select(
         guarded["employee_id"],
@@ -65,6 +67,9 @@ def shape_bonus_export(lines: pl.DataFrame, *, draft: bool) -> pl.DataFrame:
         pl.struct("missing_policy", "incomplete_reason")
         .map_elements(lambda r: missing_data_text(r["missing_policy"], r["incomplete_reason"]), return_dtype=pl.Utf8)
         .alias("missing_data"),
+        pl.col("partial").cast(pl.Boolean),
+        pl.col("first_data_day").cast(pl.Date),
+        pl.col("last_data_day").cast(pl.Date),
     )
     if draft:
         out = out.with_columns(pl.lit("DRAFT").alias("status"))

@@ -122,6 +122,20 @@ def parse_period(label: str) -> Period:
     )
 
 
+def check_period_kind(label: str, kind: str) -> Period:
+    """Parse ``label`` and check it is a period of ``kind`` (the plan's); the ValueError of one of the other
+    kind names the period(s) of ``kind`` to use instead (2026-08 on a quarterly plan: 2026-Q3)."""
+    _check_kind(kind)
+    period = parse_period(label)
+    if period.kind != kind:
+        instead = periods_spanning(period.start, period.end, kind)
+        names = [p.label for p in instead]
+        use = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        raise ValueError(f"period {period.label} is a {period.kind}, but the plan evaluates by {kind}: "
+                         f"use {use}")
+    return period
+
+
 def period_of(day: dt.date, kind: str) -> Period:
     """The month or quarter containing local date ``day``."""
     _check_kind(kind)

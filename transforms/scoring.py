@@ -23,7 +23,7 @@ from typing import Any, overload
 
 import polars as pl
 
-from schemas.marts import FIGURE_PLACES, POLARS_TYPES, frame_schema
+from schemas.marts import COVERAGE_COLUMNS, FIGURE_PLACES, POLARS_TYPES, frame_schema
 from schemas.plan import Plan
 from transforms.periods import Period
 from transforms.rounding import round_half_up, round_ratio
@@ -35,8 +35,10 @@ MONEY = POLARS_TYPES["money"]
 
 #: The matrix frame: evaluation_matrix's declared columns (schemas/marts.py) without the run stamps.
 MATRIX_SCHEMA: dict[str, pl.DataType] = dict(frame_schema("evaluation_matrix"))
-#: The scores frame: one row per employee that fills both employee_scores and the private bonus_lines.
-SCORES_SCHEMA: dict[str, pl.DataType] = dict(frame_schema("employee_scores", "bonus_lines"))
+#: The scores frame: one row per employee that fills both employee_scores and the private bonus_lines
+#: (the period's coverage columns are added by the evaluation, transforms.coverage.with_coverage).
+SCORES_SCHEMA: dict[str, pl.DataType] = dict(frame_schema("employee_scores", "bonus_lines",
+                                                          exclude=COVERAGE_COLUMNS))
 
 # reason codes of a removed metric (matrix.reason) and their wording (scores.incomplete_reason)
 NO_ACTUAL = "no_actual"

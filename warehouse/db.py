@@ -31,6 +31,7 @@ DUCKDB_TYPES = {
     "decimal": "DECIMAL(38,9)",
     "money": "DECIMAL(18,2)",
     "boolean": "BOOLEAN",
+    "date": "DATE",
     "timestamp": "TIMESTAMPTZ",
     "json": "JSON",
 }

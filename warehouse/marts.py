@@ -102,7 +102,8 @@ def write_period_marts(con: duckdb.DuckDBPyConnection, results, *, run_id: str, 
                          input_hashes=inputs_digest(input_hashes),
                          detail=f"reason: {r.reason}; closed run {r.closed_run_id}; "
                                 f"{r.changed} of {r.rows.height} employee(s) restated")
-        mark_evaluated(con, written)
+        mark_evaluated(con, written, {r.period.label: r.coverage for r in results
+                                      if getattr(r, "coverage", None) is not None})
         set_pending(con, pending or {}, now)
         record_run_inputs(con, run_id, input_hashes)
         con.execute("DELETE FROM data_quality")

@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 
 from schemas.marts import MARTS
+from transforms.periods import parse_period
 from warehouse.db import insert_rows, query_frame
 
 #: the columns of ``period_status`` (a contract: `orbit status` and analysts read them from the snapshot)
@@ -76,10 +77,28 @@ def state_of(con: duckdb.DuckDBPyConnection, period: str) -> tuple[str, str | No
     return (row[0][0], row[0][1]) if row else ("open", None)
 
 
-def mark_evaluated(con: duckdb.DuckDBPyConnection, periods: list[str]) -> None:
-    """Periods written by an evaluation appear as open (a closed one is never written)."""
+def mark_evaluated(con: duckdb.DuckDBPyConnection, periods: list[str], coverage: dict | None = None) -> None:
+    """Periods written by an evaluation appear as open (a closed one is never written), with what their data
+    covers (``coverage``: period -> :class:`transforms.coverage.Coverage`)."""
     for p in periods:
         con.execute("INSERT INTO period_status (period) VALUES (?) ON CONFLICT DO NOTHING", [p])
+        cov = (coverage or {}).get(p)
+        if cov is not None:
+            con.execute("UPDATE period_status SET partial = ?, partial_reason = ?, first_data_day = ?, "
+                        "last_data_day = ? WHERE period = ?",
+                        [cov.partial, cov.reason, cov.first_data_day, cov.last_data_day, p])
+
+
+def partial_reason(con: duckdb.DuckDBPyConnection, period: str, today: dt.date | None) -> str | None:
+    """Why ``period`` is partial now (None: it is complete): as its evaluation found it, or because it has
+    not ended by ``today``."""
+    row = con.execute("SELECT partial, partial_reason FROM period_status WHERE period = ?", [period]).fetchall()
+    end = parse_period(period).end
+    if today is not None and end > today:
+        return f"it has not ended: it runs to {end}, today is {today}"
+    if row and row[0][0]:
+        return row[0][1] or "its data does not cover all of it"
+    return None
 
 
 def set_pending(con: duckdb.DuckDBPyConnection, pending: dict[str, bool], at: dt.datetime) -> None:
@@ -93,8 +112,11 @@ def set_pending(con: duckdb.DuckDBPyConnection, pending: dict[str, bool], at: dt
         )
 
 
-def check_close(con: duckdb.DuckDBPyConnection, period: str) -> str:
-    """The run a close would freeze ``period`` on; :class:`PeriodStateError` if it cannot be closed."""
+def check_close(con: duckdb.DuckDBPyConnection, period: str, *, today: dt.date | None = None,
+                allow_partial: bool = False) -> str:
+    """The run a close would freeze ``period`` on; :class:`PeriodStateError` if it cannot be closed: already
+    closed, not evaluated, or partial (has not ended by ``today``, or its data does not cover it) unless
+    ``allow_partial``."""
     state, run_id = state_of(con, period)
     if state == "closed":
         raise PeriodStateError(f"period {period} is already closed (run {run_id[:12]}); "
@@ -106,6 +128,10 @@ def check_close(con: duckdb.DuckDBPyConnection, period: str) -> str:
                                f"--period {period}`) first")
     if len(runs) > 1:  # cannot happen: a period's marts are replaced as a whole
         raise PeriodStateError(f"period {period} holds rows of several runs; run `orbit evaluate --period {period}`")
+    why = partial_reason(con, period, today)
+    if why and not allow_partial:
+        raise PeriodStateError(f"period {period} is partial ({why}); close it when it is complete, or anyway "
+                               "with --allow-partial --reason TEXT")
     return runs[0]
 
 
@@ -118,9 +144,11 @@ def check_reopen(con: duckdb.DuckDBPyConnection, period: str) -> str:
     return run_id
 
 
-def close_period(con: duckdb.DuckDBPyConnection, period: str, *, user: str, at: dt.datetime) -> str:
-    """Freeze a period on the run that produced its stored results; return that run_id."""
-    run_id = check_close(con, period)
+def close_period(con: duckdb.DuckDBPyConnection, period: str, *, user: str, at: dt.datetime,
+                 today: dt.date | None = None, allow_partial: bool = False) -> str:
+    """Freeze a period on the run that produced its stored results; return that run_id (a partial period
+    only with ``allow_partial``)."""
+    run_id = check_close(con, period, today=today, allow_partial=allow_partial)
     con.execute(
         """INSERT INTO period_status (period, state, closed_run_id, closed_at, closed_by, pending_restatement,
                                       pending_since)

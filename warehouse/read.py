@@ -9,6 +9,8 @@ import polars as pl
 
 from schemas.contracts import DATASETS
 from schemas.derive import polars_schema
+from transforms.coverage import DATA_COLUMNS, no_data_message
+from transforms.periods import Period
 from warehouse.db import query_frame
 
 
@@ -37,3 +39,24 @@ def input_hashes(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def latest_activity_at(con: duckdb.DuckDBPyConnection):
     return con.execute("SELECT max(occurred_at) FROM activities").fetchall()[0][0]
+
+
+def data_extent(con: duckdb.DuckDBPyConnection, start=None, end=None):
+    """First and last instant (UTC) of the data (:data:`transforms.coverage.DATA_COLUMNS`) in
+    ``[start, end)``, unbounded where None: the warehouse's answer to :func:`transforms.coverage.data_extent`."""
+    lows, highs = [], []
+    for table, column in DATA_COLUMNS.items():
+        where = [f"{column} IS NOT NULL"] + ([f"{column} >= ?"] if start else []) + ([f"{column} < ?"] if end else [])
+        lo, hi = con.execute(f"SELECT min({column}), max({column}) FROM {table} WHERE {' AND '.join(where)}",
+                             [v for v in (start, end) if v]).fetchall()[0]
+        if lo is not None:
+            lows.append(lo)
+            highs.append(hi)
+    return (min(lows), max(highs)) if lows else (None, None)
+
+
+def period_data_check(con: duckdb.DuckDBPyConnection, period: Period, tz: str) -> str | None:
+    """None when ``period`` holds data; else one line saying it has none and what the data covers."""
+    if data_extent(con, period.start_utc(tz), period.end_utc(tz))[0] is not None:
+        return None
+    return no_data_message(period.label, data_extent(con), tz)

@@ -47,6 +47,13 @@ def _published(home: Home, sql: str, params=None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
 
 
+def _warehouse_state(home: Home) -> list:
+    """Everything an evaluation writes (marts, period state, runs): to check a refused one wrote nothing."""
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        return [con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+                for t in (*FROZEN_MARTS, "period_status", "runs", "data_quality")]
+
+
 def _late_opportunity(frames) -> str:
     """A big won deal closed in the closed quarter, delivered after the close (changes company revenue)."""
     seller = frames["employees"].filter(frames["employees"]["department"] == "sales")["employee_id"][0]
@@ -67,6 +74,10 @@ def scenario(prefect_harness, default_plans, tmp_path_factory):
     write_org(frames, home.landing, end_date=END)
     s = {"home": home, "frames": frames}
     s["first"] = run_flow(home, default_plans)
+    s["before_refusals"] = _warehouse_state(home)
+    s["evaluate_month"] = _cli("evaluate", "--period", "2026-08")
+    s["evaluate_no_data"] = _cli("evaluate", "--period", "2024-Q1")
+    s["after_refusals"] = _warehouse_state(home)
     s["status_before_close"] = _cli("export", "bonus", "--period", CLOSED)
     s["close"] = _cli("close", "--period", CLOSED)
     s["close_again"] = _cli("close", "--period", CLOSED)
@@ -85,6 +96,13 @@ def scenario(prefect_harness, default_plans, tmp_path_factory):
     s["export_open_refused"] = _cli("export", "bonus", "--period", CLOSED)
     s["close_after_reopen"] = _cli("close", "--period", CLOSED)
     s["export_restated"] = _export(home, CLOSED, "csv", "exports-3")
+    # HR tries to close the current quarter on 20 September, before it has ended
+    mp.setenv("ORBIT_TODAY", "2026-09-20")
+    s["close_unfinished"] = _cli("close", "--period", OPEN)
+    s["close_partial_no_reason"] = _cli("close", "--period", OPEN, "--allow-partial")
+    s["unfinished_state"] = _published(home, "SELECT state FROM period_status WHERE period = ?", [OPEN])
+    s["close_partial"] = _cli("close", "--period", OPEN, "--allow-partial", "--reason", "leaver paid early")
+    mp.delenv("ORBIT_TODAY")
     s["verify"] = _cli("audit", "verify")
     yield s
     mp.undo()
@@ -97,7 +115,7 @@ def test_close_records_the_run_user_and_time(scenario):
     assert scenario["close"].exit_code == 0, scenario["close"].output
     assert scenario["close_again"].exit_code == 2 and "already closed" in scenario["close_again"].output
     (row,) = [r for r in scenario["status_pending"] if r[0] == CLOSED]
-    period, state, run_id, closed_at, closed_by, _, _ = row
+    period, state, run_id, closed_at, closed_by, *_ = row
     assert state == "closed" and run_id == scenario["first"].evaluation.run_id
     assert closed_by and closed_at is not None
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
@@ -150,13 +168,13 @@ def test_close_reopen_and_exports_are_audited_and_the_chain_verifies(scenario):
                               "WHERE action = 'export_bonus' ORDER BY seq").fetchall()
         reopen = con.execute("SELECT run_id, detail FROM audit_log WHERE action = 'reopen_period'").fetchall()
     assert actions == ["close_period", "export_bonus", "export_bonus", "export_bonus_draft", "export_bonus",
-                       "export_bonus", "reopen_period", "close_period", "export_bonus"]
+                       "export_bonus", "reopen_period", "close_period", "export_bonus", "close_period"]
     assert hashlib.sha256(scenario["export_closed"]["csv"]).hexdigest() in {e[4] for e in exports}
     assert all(e[0] == CLOSED and e[1] and e[2] and e[3] for e in exports)
     assert exports[0][3] == exports[2][3]  # the closed run's inputs, even after the late file was ingested
     assert reopen[0][0] == scenario["second"].evaluation.run_id and "late opportunity O9999999" in reopen[0][1]
     assert scenario["verify"].exit_code == 0, scenario["verify"].output
-    assert "intact (9 rows)" in scenario["verify"].output
+    assert "intact (10 rows)" in scenario["verify"].output
 
 
 def test_snapshot_holds_no_names_and_no_personal_money(scenario):
@@ -180,3 +198,49 @@ def test_snapshot_holds_no_names_and_no_personal_money(scenario):
                 values = {v for (v,) in con.execute(f'SELECT DISTINCT "{column}" FROM {source}').fetchall() if v}
                 leaked = {n for n in names for v in values if n in v}
                 assert not leaked, f"{label}.{column} holds names: {sorted(leaked)[:3]}"
+
+
+def _one_line(result) -> str:
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    return lines[0]
+
+
+def test_evaluate_refuses_a_period_of_the_other_kind_or_without_data_and_writes_nothing(scenario):
+    month, no_data = scenario["evaluate_month"], scenario["evaluate_no_data"]
+    assert month.exit_code == 2 and no_data.exit_code == 2
+    assert _one_line(month) == ("orbit: period 2026-08 is a month, but the plan evaluates by quarter: "
+                                "use 2026-Q3")
+    assert _one_line(no_data).startswith("orbit: period 2024-Q1 has no data: the data loaded runs from 2026-0")
+    assert scenario["after_refusals"] == scenario["before_refusals"]
+
+
+def test_close_refuses_a_quarter_that_has_not_ended_unless_allowed_with_a_reason(scenario):
+    home = scenario["home"]
+    refused = scenario["close_unfinished"]
+    assert refused.exit_code == 2
+    assert _one_line(refused) == (
+        f"orbit: period {OPEN} is partial (it has not ended: it runs to 2026-09-30, today is 2026-09-20); "
+        "close it when it is complete, or anyway with --allow-partial --reason TEXT")
+    assert scenario["close_partial_no_reason"].exit_code == 2
+    assert "--reason" in _one_line(scenario["close_partial_no_reason"])
+    assert scenario["unfinished_state"] == [("open",)]
+    assert scenario["close_partial"].exit_code == 0, scenario["close_partial"].output
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        state = con.execute("SELECT state FROM period_status WHERE period = ?", [OPEN]).fetchall()
+        detail = con.execute("SELECT detail FROM audit_log WHERE action = 'close_period' AND period = ? ",
+                             [OPEN]).fetchall()
+    assert state == [("closed",)]
+    assert len(detail) == 1 and detail[0][0].endswith(
+        " employee(s) frozen; closed while partial (it has not ended: it runs to 2026-09-30, today is 2026-09-20); "
+        "reason: leaver paid early")
+
+
+def test_complete_quarters_are_not_partial_and_say_which_days_their_data_covers(scenario):
+    rows = _published(scenario["home"], "SELECT period, partial, first_data_day, last_data_day FROM period_status "
+                                        "ORDER BY period")
+    assert rows[:2] == [(CLOSED, False, dt.date(2026, 4, 1), dt.date(2026, 6, 30)),
+                        (OPEN, False, dt.date(2026, 7, 1), dt.date(2026, 9, 30))]
+    scores = _published(scenario["home"], "SELECT DISTINCT period, partial, first_data_day, last_data_day "
+                                          "FROM employee_scores ORDER BY period")
+    assert scores == rows

@@ -157,7 +157,9 @@ def test_xlsx_numbers_are_numbers_text_is_text_with_fixed_dates(closed, exports)
         for name in ("composite", "payout_multiplier"):
             assert row[col[name]].data_type == "n" and row[col[name]].number_format == "0.000000"
         assert row[col["bonus_amount"]].data_type == "n" and row[col["bonus_amount"]].number_format == "#,##0.00"
-        assert row[col["incomplete"]].data_type == "b"
+        assert row[col["incomplete"]].data_type == "b" and row[col["partial"]].data_type == "b"
+        for name in ("first_data_day", "last_data_day"):
+            assert row[col[name]].is_date and row[col[name]].number_format == "yyyy-mm-dd"
     names = {row[0].value: row[1].value for row in rows[1:]}
     for emp, name in hostile.items():
         assert names[emp] == "'" + name
@@ -170,6 +172,8 @@ def test_xlsx_numbers_are_numbers_text_is_text_with_fixed_dates(closed, exports)
                 assert Decimal(repr(cell.value)) == Decimal(value)
             elif cell.data_type == "b":
                 assert str(cell.value).lower() == value
+            elif cell.is_date:
+                assert cell.value.date().isoformat() == value
             else:
                 assert ("" if cell.value is None else cell.value) == ("" if value is None else value)
 

@@ -27,8 +27,13 @@ def _publish(home: Home, *, period_status: bool) -> None:
                         [_score("2026-Q2", "E1"), _score("2026-Q2", "E2", True), _score("2026-Q3", "E1")])
         con.execute("INSERT INTO runs VALUES ('r1', 'evaluate', ?, ?, 'completed', '2026-Q2,2026-Q3', '2026.1', NULL)",
                     [AT, AT])
-        con.execute("INSERT INTO period_status VALUES ('2026-Q2', 'closed', 'r1', ?, 'hr@example', true, ?)",
+        con.execute("INSERT INTO period_status (period, state, closed_run_id, closed_at, closed_by, "
+                    "pending_restatement, pending_since, partial, first_data_day, last_data_day) "
+                    "VALUES ('2026-Q2', 'closed', 'r1', ?, 'hr@example', true, ?, false, '2026-04-01', '2026-06-30')",
                     [AT, AT])
+        con.execute("INSERT INTO period_status (period, partial, partial_reason, first_data_day, last_data_day) "
+                    "VALUES ('2026-Q3', true, 'it has not ended: it runs to 2026-09-30, today is 2026-09-12', "
+                    "'2026-07-01', '2026-09-11')")
         publish_snapshot(con, home.published)
     if not period_status:  # a snapshot published before period close existed
         with duckdb.connect(str(home.published)) as snap:
@@ -55,6 +60,9 @@ def test_periods_show_their_state_from_period_status(home):
     q3 = next(r for r in rows if r.strip().startswith("2026-Q3")).split()
     assert q2[:4] == ["2026-Q2", "closed", "2", "1"] and "hr@example" in q2 and "since" in q2
     assert q3[:4] == ["2026-Q3", "open", "1", "0"]
+    assert q2[-2:] == ["2026-04-01", "2026-06-30"] and "yes" not in q2
+    assert q3[-3:] == ["yes", "2026-07-01", "2026-09-11"]
+    assert "  2026-Q3 is partial: it has not ended: it runs to 2026-09-30, today is 2026-09-12" in rows
 
 
 def test_without_period_status_every_scored_period_is_open(home):

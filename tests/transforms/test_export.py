@@ -1,3 +1,4 @@
+import datetime as dt
 from decimal import Decimal
 
 import polars as pl
@@ -26,17 +27,20 @@ def test_shape_bonus_export_columns_order_and_draft():
         "bonus_amount": [Decimal("0.00"), Decimal("1250.00")], "currency": ["EUR"] * 2, "incomplete": [True, False],
         "plan_version": ["2026.1"] * 2, "run_id": ["r"] * 2, "missing_policy": ["hold", None],
         "incomplete_reason": ["held (bonus 0 until the data is complete): csat: no actual", None],
+        "partial": [True] * 2,
+        "first_data_day": [dt.date(2026, 7, 1)] * 2, "last_data_day": [dt.date(2026, 9, 14)] * 2,
     })
     out = shape_bonus_export(lines, draft=True)
     assert out.columns == EXPORT_COLUMNS + ["status"]
     assert out.rows()[0] == ("E1", "Ana", "hr", "2026-Q3", Decimal("1.000000"), Decimal("1.250000"),
-                             Decimal("1250.00"), "EUR", False, "2026.1", "r", "", "DRAFT")
+                             Decimal("1250.00"), "EUR", False, "2026.1", "r", "", True, dt.date(2026, 7, 1),
+                             dt.date(2026, 9, 14), "DRAFT")
     assert out["full_name"][1] == "'=cmd"
     assert out["missing_data"][1] == "hold: held (bonus 0 until the data is complete): csat: no actual"
     assert out.schema["composite"] == pl.Decimal(38, 6) and out.schema["bonus_amount"] == pl.Decimal(18, 2)
     assert out["composite"][1] == Decimal("0.333333")  # rounded half-up from the exact 1/3
     assert export_text(out).rows()[0] == ("E1", "Ana", "hr", "2026-Q3", "1.000000", "1.250000", "1250.00", "EUR",
-                                          "false", "2026.1", "r", "", "DRAFT")
+                                          "false", "2026.1", "r", "", "true", "2026-07-01", "2026-09-14", "DRAFT")
     assert export_text(out).rows()[1][4:9] == ("0.333333", "0.000000", "0.00", "EUR", "true")
     assert shape_bonus_export(lines, draft=False).columns == EXPORT_COLUMNS
 
@@ -46,8 +50,10 @@ def test_export_text_writes_missing_money_as_empty():
         "employee_id": ["E1"], "full_name": [None], "department": ["hr"], "period": ["2026-Q3"],
         "composite_exact": ["2/3"], "multiplier_exact": ["1/2000000"], "bonus_amount": [None], "currency": [None],
         "incomplete": [True], "plan_version": ["1"], "run_id": ["r"], "missing_policy": ["zero"],
-        "incomplete_reason": ["csat: no actual (counted as 0)"],
-    }, schema_overrides={"bonus_amount": pl.Decimal(18, 2), "full_name": pl.Utf8, "currency": pl.Utf8})
+        "incomplete_reason": ["csat: no actual (counted as 0)"], "partial": [False], "first_data_day": [None],
+        "last_data_day": [None],
+    }, schema_overrides={"bonus_amount": pl.Decimal(18, 2), "full_name": pl.Utf8, "currency": pl.Utf8,
+                         "first_data_day": pl.Date, "last_data_day": pl.Date})
     assert export_text(shape_bonus_export(lines, draft=False)).row(0) == (
         "E1", "", "hr", "2026-Q3", "0.666667", "0.000001", "", "", "true", "1", "r",
-        "zero: csat: no actual (counted as 0)")
+        "zero: csat: no actual (counted as 0)", "false", "", "")

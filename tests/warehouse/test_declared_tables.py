@@ -114,13 +114,13 @@ def test_a_newly_declared_column_is_added_to_an_existing_home(tmp_path, monkeypa
     path = tmp_path / "w.duckdb"
     with open_warehouse(path) as con:
         con.execute("INSERT INTO period_status (period) VALUES ('2026-Q3')")
-    _with_column(monkeypatch, "period_status", MartColumn("partial", "boolean", "the period is not complete",
+    _with_column(monkeypatch, "period_status", MartColumn("archived", "boolean", "the period is archived",
                                                           nullable=False, default=False))
     with open_warehouse(path) as con:
-        assert con.execute("SELECT period, state, partial FROM period_status").fetchall() == [("2026-Q3", "open", False)]
+        assert con.execute("SELECT period, state, archived FROM period_status").fetchall() == [("2026-Q3", "open", False)]
         assert db.sync_declared_tables(con) == []  # once added, nothing more to do
         con.execute("INSERT INTO period_status (period) VALUES ('2026-Q4')")
-        assert con.execute("SELECT partial FROM period_status WHERE period = '2026-Q4'").fetchall() == [(False,)]
+        assert con.execute("SELECT archived FROM period_status WHERE period = '2026-Q4'").fetchall() == [(False,)]
 
 
 def test_a_column_whose_declared_type_changed_needs_a_migration(tmp_path, monkeypatch):

@@ -86,7 +86,9 @@ def test_period_status_is_published_with_its_contract_columns(warehouse, tmp_pat
         rows = con.execute("SELECT period, state, pending_restatement FROM period_status").fetchall()
     assert cols == [("period", "VARCHAR"), ("state", "VARCHAR"), ("closed_run_id", "VARCHAR"),
                     ("closed_at", "TIMESTAMP WITH TIME ZONE"), ("closed_by", "VARCHAR"),
-                    ("pending_restatement", "BOOLEAN"), ("pending_since", "TIMESTAMP WITH TIME ZONE")]
+                    ("pending_restatement", "BOOLEAN"), ("pending_since", "TIMESTAMP WITH TIME ZONE"),
+                    ("partial", "BOOLEAN"), ("partial_reason", "VARCHAR"), ("first_data_day", "DATE"),
+                    ("last_data_day", "DATE")]
     assert [c for c, _ in cols] == PERIOD_STATUS_COLUMNS
     assert described == len(cols)
     assert rows == [("2026-Q3", "open", False)]
