@@ -10,9 +10,9 @@ from flows.engine import NO_CACHE, flow, task
 from flows.evaluate import EvaluationSummary, evaluate_flow
 from flows.publish import publish_flow
 from schemas.plan import PlanSet
+from warehouse import clock
 from warehouse.audit import append_audit
 from warehouse.db import open_warehouse, transaction
-from warehouse import clock
 from warehouse.home import Home
 from warehouse.periods import close_period, partial_reason, run_inputs_digest
 

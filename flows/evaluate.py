@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from flows.common import content_hash, plan_bytes, run_logger
 from flows.engine import NO_CACHE, flow, task
 from schemas.plan import PlanSet
-from transforms.evaluation import EVALUATION_COLUMNS, PeriodResult, evaluate_period, find_periods
 from transforms.coverage import data_extent, no_data_message
+from transforms.evaluation import EVALUATION_COLUMNS, PeriodResult, evaluate_period, find_periods
 from transforms.periods import check_period_kind
 from transforms.quality import find_orphans
 from transforms.restatement import compare_figures, has_changes, restate_period

@@ -293,7 +293,7 @@ def close(
     period: Annotated[str, typer.Option("--period", help="period such as 2026-Q3")],
     allow_partial: Annotated[bool, typer.Option("--allow-partial", help="close a partial period anyway (one "
                                                 "that has not ended, or whose data does not cover it); needs --reason")] = False,
-    reason: Annotated[Optional[str], typer.Option("--reason", help="why (recorded in the audit log)")] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="why (recorded in the audit log)")] = None,
     plan: PlanOpt = None,
 ) -> None:
     """Freeze a period's results on the run that made them (audited). Later data does not change them:

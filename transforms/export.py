@@ -9,7 +9,6 @@ import polars as pl
 from transforms.scoring import round_half_up
 
 EXPORT_COLUMNS = ["employee_id", "full_name", "department", "period", "composite", "payout_multiplier",
-EXPORT_COLUMNS = ["employee_id", "full_name", "department", "period", "composite", "payout_multiplier",
                   "bonus_amount", "currency", "incomplete", "plan_version", "run_id", "missing_data", "partial",
                   "first_data_day", "last_data_day"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
