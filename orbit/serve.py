@@ -408,7 +408,10 @@ def read_server_view(api_url: str, limit: int = 5) -> ServerView:
     from prefect.client.schemas.filters import (
         DeploymentFilter,
         DeploymentFilterId,
+        FlowFilter,
+        FlowFilterId,
         FlowRunFilter,
+        FlowRunFilterParentTaskRunId,
         FlowRunFilterState,
         FlowRunFilterStateType,
     )
@@ -420,11 +423,12 @@ def read_server_view(api_url: str, limit: int = 5) -> ServerView:
     from flows.deployments import DEPLOYMENT_NAMES
 
     with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
-        ids, nightly, tz = {}, None, "UTC"
+        ids, flows, nightly, tz = {}, set(), None, "UTC"
         for name in DEPLOYMENT_NAMES:
             with contextlib.suppress(ObjectNotFound):
                 d = client.read_deployment_by_name(name)
                 ids[d.id] = name.split("/")[1]
+                flows.add(d.flow_id)
                 if name == DEPLOYMENT_NAMES[0]:
                     nightly = d
                     tz = next((s.schedule.timezone for s in d.schedules if getattr(s.schedule, "timezone", None)),
@@ -441,13 +445,15 @@ def read_server_view(api_url: str, limit: int = 5) -> ServerView:
 
                 next_run = scheduled[0].expected_start_time.astimezone(ZoneInfo(tz))
         recent = []
-        if ids:
+        if flows:  # the deployments' runs and the arrival runs `orbit serve` makes in its own process
             runs = client.read_flow_runs(
-                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=list(ids))),
-                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
-                    not_any_=[StateType.SCHEDULED]))),
+                flow_filter=FlowFilter(id=FlowFilterId(any_=list(flows))),
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(not_any_=[StateType.SCHEDULED])),
+                    parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=True)),
                 sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit)
-            recent = [(ids[r.deployment_id], r.state.name if r.state else "?", r.start_time) for r in runs]
+            recent = [(ids.get(r.deployment_id, "on-arrival (in orbit serve)"), r.state.name if r.state else "?",
+                       r.start_time) for r in runs]
     return ServerView(next_run, recent)
 
 

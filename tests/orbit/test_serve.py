@@ -312,6 +312,7 @@ def test_serve_ui_events_in_seconds_and_writers_from_everywhere(default_plans, t
         assert status.returncode == 0, status.stderr
         next_line = next(line for line in status.stdout.splitlines() if "next nightly run" in line)
         assert " 02:00 -05 " in next_line, next_line
+        assert "on-arrival (in orbit serve)" in status.stdout and "COMPLETED" in status.stdout.upper()
     finally:
         family = []
         if proc.poll() is None:
