@@ -1,4 +1,4 @@
-"""The nightly job: ingest + evaluate + publish, as one parent flow holding the warehouse-writer slot."""
+"""The nightly job: ingest + evaluate + publish, as one parent flow holding the home's writer lock."""
 
 from __future__ import annotations
 
