@@ -328,7 +328,8 @@ MARTS: dict[str, Mart] = {
         ),
         Mart(
             "ingestion_log",
-            "one row per delivered file: rows read, loaded, quarantined, duplicate",
+            "one row per delivered file (per file and feed for a source's file): rows read, loaded, quarantined, "
+            "duplicate, skipped",
             columns=(
                 _c("seq", "int", "order in which files were ledgered", nullable=False, sequence="ingestion_seq"),
                 _c("file", "string", "the delivered file, relative to landing/", nullable=False),
@@ -339,11 +340,16 @@ MARTS: dict[str, Mart] = {
                 _c("rows_quarantined", "int", "rows refused (see quarantine)", nullable=False),
                 _c("rows_duplicate", "int", "rows identical to one already loaded or repeated in the file",
                    nullable=False),
-                _c("status", "string", "loaded, rejected or skipped", nullable=False),
+                _c("status", "string", "loaded, rejected, duplicate_file (a copy, skipped) or waiting (a source's file "
+                   "whose mapping is refused; the file stays in landing)", nullable=False),
                 _c("message", "string", "why a file was rejected or skipped"),
                 _c("file_mtime", "timestamp", "the file's modification time"),
                 _c("ingested_at", "timestamp", "when it was ingested", nullable=False),
                 _c("quarantined_to", "string", "where a rejected file was moved (under quarantine/files/)"),
+                _c("rows_skipped", "int", "rows of a source's file that did not meet its feed's `when`; rows_read = "
+                   "rows_loaded + rows_quarantined + rows_duplicate + rows_skipped", nullable=False, default=0),
+                _c("mapping_sha256", "string", "a source's file: SHA-256 of the mapping it was read with (editing a "
+                   "mapping never reinterprets loaded rows; a re-delivery under a changed one is a new delivery)"),
             ),
         ),
         Mart(

@@ -86,7 +86,8 @@ def raw_json_sql(columns: list[str], values: list[str] | None = None) -> str:
     return f"CAST(json_object({', '.join(f'{literal(c)}, {v}' for c, v in zip(columns, values))}) AS VARCHAR)"
 
 
-def typed_sql(ds: Dataset, columns: list[str], tz: str, source: str, suspect: str = "false") -> str:
+def typed_sql(ds: Dataset, columns: list[str], tz: str, source: str, suspect: str = "false",
+              passthrough: tuple[str, ...] = ()) -> str:
     """SELECT casting the text rows of ``source`` (a file's ``columns``, all VARCHAR, and ``_n``, the
     record's number) to the contract.
 
@@ -95,7 +96,8 @@ def typed_sql(ds: Dataset, columns: list[str], tz: str, source: str, suspect: st
     comma-separated columns whose non-blank text did not parse, '' when none), ``_row_hash`` (a
     stable hash of the typed row) and ``_raw``: the delivered row as JSON text
     (:func:`raw_json_sql`) where a value did not parse or ``suspect`` (a predicate over the typed
-    columns) holds, else NULL. One pass over the rows.
+    columns) holds, else NULL. The columns ``passthrough`` of ``source`` pass through as they are. One pass
+    over the rows.
     """
     _, extra = check_columns(columns, ds)
     present = set(columns)
@@ -112,12 +114,13 @@ def typed_sql(ds: Dataset, columns: list[str], tz: str, source: str, suspect: st
     keep = ", ".join(ident(c) for c in ds.column_names)
     raws = [_TEXT + "raw_" + str(i) for i in range(len(columns))]
     raw_sql = raw_json_sql(columns, [ident(r) for r in raws])
-    return f"""SELECT _n, {keep}, extra, _bad_type, {row_hash_sql(ds)} AS _row_hash,
+    kept = "".join(f", {ident(k)}" for k in passthrough)
+    return f"""SELECT _n, {keep}, extra, _bad_type, {row_hash_sql(ds)} AS _row_hash{kept},
                       CASE WHEN _bad_type <> '' OR coalesce({suspect}, false) THEN {raw_sql} END AS _raw
         FROM (SELECT *, {bad_sql} AS _bad_type FROM (
               SELECT *, {typed} FROM (
               SELECT _n, {', '.join(f'{ident(c)} AS {ident(r)}' for c, r in zip(columns, raws))}, {texts},
-                     {extra_sql} AS extra FROM {source})))"""
+                     {extra_sql} AS extra{kept} FROM {source})))"""
 
 
 def row_hash_sql(ds: Dataset) -> str:

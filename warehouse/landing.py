@@ -22,7 +22,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,7 +31,7 @@ import polars as pl
 
 from schemas.contracts import DATASETS
 
-FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 #: Files still being written or markers; never ingested.
 IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".done", ".reason")
 _BOM = codecs.BOM_UTF8
@@ -47,6 +47,24 @@ class RejectedFile(Exception):
 
 
 @dataclass(frozen=True)
+class ReadOptions:
+    """How to read a file that is not in the landing contract's own form (a source mapping's `read`).
+
+    ``positional`` names the columns of the rows ``c0``, ``c1``, ... (the header is returned as
+    written): any header can be read, even one with blank or repeated names."""
+
+    format: str | None = None  # default: from the extension
+    encoding: str = "utf-8"  # csv: utf-8 | cp1252 | latin-1 | utf-16
+    delimiter: str = ","
+    skip_rows: int = 0  # rows above the header row
+    sheet: str | int | None = None  # xlsx
+    positional: bool = False
+
+
+CONTRACT = ReadOptions()
+
+
+@dataclass(frozen=True)
 class LandedFile:
     path: Path
     dataset: str | None  # None: the folder is not a known dataset
@@ -55,6 +73,10 @@ class LandedFile:
     @property
     def name(self) -> str:
         return f"{self.path.parent.name}/{self.path.name}"
+
+    @property
+    def folder(self) -> str:
+        return self.path.parent.name
 
 
 #: Seconds a delivered file's size and modification time must stay unchanged before it counts as complete
@@ -142,9 +164,11 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _check_header(path: Path, columns: list[str]) -> None:
+def _check_header(path: Path, columns: list[str], opts: ReadOptions = CONTRACT, line: int = 1) -> None:
     if not any(c.strip() for c in columns):
-        raise RejectedFile(path, "no header row", 1)
+        raise RejectedFile(path, "no header row", line)
+    if opts.positional:
+        return
     if "_line" in columns:
         raise RejectedFile(path, "a column is named '_line', a name Orbit reserves; rename it", 1)
     seen: dict[str, int] = {}
@@ -179,15 +203,22 @@ def _csv_error(path: Path, error: duckdb.Error, lines: int) -> RejectedFile:
     return RejectedFile(path, f"unreadable CSV: {problem}", line)
 
 
-def _csv_lines(path: Path, rows: int) -> list[int]:
+def _names(header: list[str], opts: ReadOptions) -> list[str]:
+    """The column names of a file's rows: its header, or c0, c1, ... when reading positionally."""
+    return [f"c{i}" for i in range(len(header))] if opts.positional else header
+
+
+def _csv_lines(path: Path, rows: int, opts: ReadOptions = CONTRACT) -> list[int]:
     """Start line of each record, for files with blank lines or line breaks inside quoted values."""
-    starts, previous = [], 0
+    starts, previous = [], opts.skip_rows
     with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh, strict=True)
+        for _ in range(opts.skip_rows):
+            fh.readline()
+        reader = csv.reader(fh, strict=True, delimiter=opts.delimiter)
         for record in reader:
             if record:
                 starts.append(previous + 1)
-            previous = reader.line_num
+            previous = opts.skip_rows + reader.line_num
     if len(starts) - 1 != rows:
         raise RejectedFile(path, f"unreadable CSV: {len(starts) - 1} records found, but {rows} rows read; "
                                  "check the quoting")
@@ -219,16 +250,47 @@ def _number(con: duckdb.DuckDBPyConnection, table: str, first_line: int, lines: 
                     SELECT l._line, r.* EXCLUDE (_n) FROM {table}_rows r JOIN {table}_lines l USING (_n)""")
 
 
-def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: Shape) -> list[str]:
+def _transcoded(path: Path, encoding: str, workdir: Path) -> Path:
+    """A UTF-8 copy of a text file in another encoding (same lines); rejects bytes the encoding does not have."""
+    target = workdir / (path.name + ".utf-8")
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    with path.open("rb") as src, target.open("w", encoding="utf-8", newline="") as out:
+        for chunk in iter(lambda: src.read(1 << 22), b""):
+            try:
+                text = decoder.decode(chunk)
+            except UnicodeDecodeError as e:
+                at = line + e.object[: e.start].count(b"\n")
+                raise RejectedFile(path, f"not valid {encoding} (byte 0x{e.object[e.start]:02x}); check the "
+                                         "mapping's `read.encoding`", at) from None
+            line += chunk.count(b"\n")
+            out.write(text)
+        out.write(decoder.decode(b"", final=True))
+    return target
+
+
+def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: Shape,
+              opts: ReadOptions = CONTRACT) -> list[str]:
+    if opts.encoding not in ("utf-8", "utf-8-sig"):
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="orbit-") as tmp:
+            try:
+                return _load_csv(con, _transcoded(path, opts.encoding, Path(tmp)), table, shape,
+                                 replace(opts, encoding="utf-8"))
+            except RejectedFile as e:
+                raise RejectedFile(path, e.problem, e.line) from None
     lines = _scan(path)
     with path.open(encoding="utf-8-sig", newline="") as fh:
+        for _ in range(opts.skip_rows):
+            fh.readline()
         try:
-            header = next(csv.reader(fh), [])
+            header = next(csv.reader(fh, delimiter=opts.delimiter), [])
         except csv.Error as e:
-            raise RejectedFile(path, f"unreadable CSV header: {e}", 1) from None
-    _check_header(path, header)
+            raise RejectedFile(path, f"unreadable CSV header: {e}", opts.skip_rows + 1) from None
+    _check_header(path, header, opts, opts.skip_rows + 1)
     spec = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
-    renamed = ", ".join(f"c{i} AS {_ident(c)}" for i, c in enumerate(header))
+    renamed = ", ".join(f"c{i} AS {_ident(c)}" for i, c in enumerate(_names(header, opts)))
     select = shape(f"{table}_text", header)
     # Records are numbered while reading (a streaming row_number follows the file; the rowids of a table
     # built in parallel do not always), in a light pass of its own: shaping then runs in parallel.
@@ -236,7 +298,8 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: Sha
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {table}_text AS SELECT row_number() OVER () - 1 AS _n, {renamed}
                 FROM read_csv({_literal(str(path))}, columns={{{spec}}}, header=true, auto_detect=false,
-                strict_mode=true, null_padding=false, delim=',', quote='"', escape='"', encoding='utf-8')"""
+                strict_mode=true, null_padding=false, delim={_literal(opts.delimiter)}, quote='"', escape='"',
+                encoding='utf-8', skip={opts.skip_rows})"""
         )
     except duckdb.InvalidInputException as e:
         raise _csv_error(path, e, lines) from None
@@ -246,7 +309,8 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: Sha
         con.execute(f"DROP TABLE IF EXISTS {table}_text")
     rows = con.execute(f"SELECT count(*) FROM {table}_rows").fetchall()[0][0]
     # one physical line per record: record n (from 0) is on line n + 2; else blank lines or quoted line breaks
-    _number(con, table, 2, None if lines - 1 == rows else _csv_lines(path, rows))
+    first = opts.skip_rows + 2
+    _number(con, table, first, None if lines - first + 1 == rows else _csv_lines(path, rows, opts))
     return header
 
 
@@ -269,7 +333,8 @@ def _json_nested(value) -> str:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, str) or value is None else _json_text(value)
 
 
-def _load_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: Shape) -> list[str]:
+def _load_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: Shape,
+                opts: ReadOptions = CONTRACT) -> list[str]:
     _scan(path)
     columns: dict[str, list[str | None]] = {}
     numbers: list[int] = []
@@ -292,9 +357,10 @@ def _load_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: S
             for name, values in columns.items():
                 values.append(_json_text(record.get(name)))
             numbers.append(number)
-    _check_header(path, list(columns))
-    con.register(f"{table}_frame", pl.DataFrame({"_n": range(len(numbers)), **columns},
-                                                schema={"_n": pl.Int64, **{c: pl.Utf8 for c in columns}}))
+    _check_header(path, list(columns), opts)
+    names = _names(list(columns), opts)
+    con.register(f"{table}_frame", pl.DataFrame({"_n": range(len(numbers)), **dict(zip(names, columns.values()))},
+                                                schema={"_n": pl.Int64, **{c: pl.Utf8 for c in names}}))
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_rows AS {shape(f'{table}_frame', list(columns))}")
     finally:
@@ -303,20 +369,23 @@ def _load_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: S
     return list(columns)
 
 
-def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: Shape) -> list[str]:
+def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: Shape,
+                  opts: ReadOptions = CONTRACT) -> list[str]:
     source = f"read_parquet({_literal(str(path))}, file_row_number=true)"
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
     except duckdb.Error as e:
         raise RejectedFile(path, f"unreadable Parquet: {str(e).splitlines()[0]}") from None
     schema = [(name, kind) for name, kind, *_ in described if name != "file_row_number"]
-    _check_header(path, [n for n, _ in schema])
+    _check_header(path, [n for n, _ in schema], opts)
 
-    def text(name: str, kind: str) -> str:
+    def text(name: str, kind: str, alias: str) -> str:
         nested = kind.endswith("]") or kind.startswith(("STRUCT", "MAP", "UNION"))
-        return f"CAST({'to_json(' + _ident(name) + ')' if nested else _ident(name)} AS VARCHAR) AS {_ident(name)}"
+        return f"CAST({'to_json(' + _ident(name) + ')' if nested else _ident(name)} AS VARCHAR) AS {_ident(alias)}"
 
-    select = shape(f"(SELECT file_row_number AS _n, {', '.join(text(n, k) for n, k in schema)} FROM {source})",
+    aliases = _names([n for n, _ in schema], opts)
+    select = shape(f"(SELECT file_row_number AS _n, "
+                   f"{', '.join(text(n, k, a) for (n, k), a in zip(schema, aliases))} FROM {source})",
                    [n for n, _ in schema])
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_rows AS {select}")
@@ -326,17 +395,41 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape:
     return [n for n, _ in schema]
 
 
-def load_rows(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: Shape = _all_text) -> list[str]:
+def _load_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: Shape,
+               opts: ReadOptions = CONTRACT) -> list[str]:
+    """A workbook's sheet (the first, or ``opts.sheet``), every cell as text; ``_line`` is the sheet's row."""
+    from warehouse.spreadsheet import SheetError, read_sheet_text
+
+    try:
+        sheet = read_sheet_text(path, opts.sheet, opts.skip_rows)
+    except SheetError as e:
+        raise RejectedFile(path, e.problem, e.line) from None
+    _check_header(path, sheet.header, opts, sheet.header_line)
+    names = _names(sheet.header, opts)
+    con.register(f"{table}_frame", pl.DataFrame({"_n": range(len(sheet.lines)), **dict(zip(names, sheet.columns))},
+                                                schema={"_n": pl.Int64, **{c: pl.Utf8 for c in names}}))
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_rows AS {shape(f'{table}_frame', sheet.header)}")
+    finally:
+        con.unregister(f"{table}_frame")
+    _number(con, table, 1, sheet.lines)
+    return sheet.header
+
+
+def load_rows(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: Shape = _all_text,
+              opts: ReadOptions = CONTRACT) -> list[str]:
     """Read a delivered file into the temporary view ``table``: ``_line`` and the rows of
     ``shape(source, columns)`` over its text rows (every column VARCHAR; by default as they are),
     in one pass. Return the file's column names; raise :class:`RejectedFile` if it cannot be read.
+    ``opts`` reads a file that is not in the contract's form (a source mapping's `read`).
     :func:`drop_rows` removes what it created."""
-    fmt = FORMATS.get(path.suffix.lower())
+    fmt = opts.format or FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise RejectedFile(path, f"unknown file type {path.suffix!r}; deliver .csv, .parquet or .jsonl")
+        raise RejectedFile(path, f"unknown file type {path.suffix!r}; deliver .csv, .xlsx, .parquet or .jsonl")
     if os.path.getsize(path) == 0:
         raise RejectedFile(path, "the file is empty")
-    return {"csv": _load_csv, "jsonl": _load_jsonl, "parquet": _load_parquet}[fmt](con, path, table, shape)
+    readers = {"csv": _load_csv, "xlsx": _load_xlsx, "jsonl": _load_jsonl, "parquet": _load_parquet}
+    return readers[fmt](con, path, table, shape, opts)
 
 
 def drop_rows(con: duckdb.DuckDBPyConnection, table: str) -> None:

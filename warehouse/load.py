@@ -55,18 +55,20 @@ class LedgerEntry:
     rows_loaded: int
     rows_quarantined: int
     rows_duplicate: int
-    status: str  # loaded | rejected | duplicate_file
+    status: str  # loaded | rejected | duplicate_file | waiting (a source file whose mapping is refused)
     message: str | None
     file_mtime: dt.datetime | None
     quarantined_to: str | None = None  # a rejected file: where it goes, relative to ORBIT_HOME
+    rows_skipped: int = 0  # a source file's rows that did not meet the feed's `when`
+    mapping_sha256: str | None = None  # a source file: the hash of the mapping it was loaded with
 
 
 def ingested_hashes(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     """sha256 -> the file names under which that content is already loaded (or skipped as a copy).
 
     Rejected content is not in it: delivered again, it is rejected (and logged) again."""
-    rows = con.execute("SELECT sha256, list(DISTINCT file) FROM ingestion_log WHERE status <> 'rejected' "
-                       "GROUP BY sha256").fetchall()
+    rows = con.execute("SELECT sha256, list(DISTINCT file) FROM ingestion_log "
+                       "WHERE status NOT IN ('rejected', 'waiting') AND mapping_sha256 IS NULL GROUP BY sha256").fetchall()
     return {sha: set(files) for sha, files in rows}
 
 
@@ -86,11 +88,11 @@ def log_entry(con: duckdb.DuckDBPyConnection, entry: LedgerEntry, now: dt.dateti
     """Write one ledger row (inside the caller's transaction, or on its own)."""
     con.execute(
         """INSERT INTO ingestion_log (file, dataset, sha256, rows_read, rows_loaded, rows_quarantined,
-               rows_duplicate, status, message, file_mtime, ingested_at, quarantined_to)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               rows_duplicate, status, message, file_mtime, ingested_at, quarantined_to, rows_skipped, mapping_sha256)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [entry.file, entry.dataset, entry.sha256, entry.rows_read, entry.rows_loaded, entry.rows_quarantined,
          entry.rows_duplicate, entry.status, entry.message, entry.file_mtime,
-         now or dt.datetime.now(dt.timezone.utc), entry.quarantined_to],
+         now or dt.datetime.now(dt.timezone.utc), entry.quarantined_to, entry.rows_skipped, entry.mapping_sha256],
     )
     return entry
 
@@ -114,42 +116,65 @@ def load_file(con: duckdb.DuckDBPyConnection, entry: LedgerEntry, path: Path, ru
             raise RejectedFile(path, f"missing required column(s) {', '.join(missing)}{hint}", 1)
         return typed_sql(ds, columns, tz, source, suspect=failing_sql(rules))
 
+    def text_rows(table: str) -> str:
+        load_rows(con, path, table)
+        return raw_json_sql(columns)
+
     with transaction(con):
         columns = load_rows(con, path, "_typed", typed)  # read, cast, check, hash: one pass over the file
         _, extra = check_columns(columns, ds)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _problems AS {bad_type_sql('_typed')}")
-        con.execute(f"INSERT INTO _problems {failures_sql(rules, '_typed', candidates='_raw IS NOT NULL')}")
-        con.execute("""CREATE OR REPLACE TEMP VIEW _valid AS
-                       SELECT * FROM _typed WHERE _line NOT IN (SELECT _line FROM _problems)""")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _repeated AS {repeated_keys_sql(ds, '_typed_rows')}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _repeats AS {duplicates_sql(ds, '_repeated', '_valid')}")
-        con.execute("INSERT INTO _problems SELECT * FROM _repeats WHERE reason = 'duplicate_key_conflict'")
-        in_file_duplicates = _count(con, "SELECT count(*) FROM _repeats WHERE reason = 'duplicate'")
-        _quarantine_raws(con, path, columns)
-        quarantined = con.execute(
-            f"""INSERT INTO quarantine SELECT ?, ?, ?, _line, reason, details, raw, ?
-                FROM ({quarantine_sql('_problems', '_raws')})""",
-            [ds.name, entry.file, entry.sha256, now],
-        ).fetchall()[0][0]
-        con.execute("""CREATE OR REPLACE TEMP TABLE _excluded AS
-                       SELECT _line FROM _problems UNION SELECT _line FROM _repeats""")
-        con.execute("CREATE OR REPLACE TEMP VIEW _incoming AS SELECT * FROM _typed ANTI JOIN _excluded USING (_line)")
-        loaded, duplicates_of_loaded = _upsert(con, ds, entry.file, entry.sha256, now)
-        final = replace(
-            entry, rows_read=_count(con, "SELECT count(*) FROM _typed_rows"), rows_loaded=loaded,
-            rows_quarantined=quarantined, rows_duplicate=in_file_duplicates + duplicates_of_loaded,
-            status="loaded", message=f"extra columns kept in `extra`: {', '.join(extra)}" if extra else None,
-        )
-        log_entry(con, final, now)
-    for name in ("_incoming", "_valid"):
-        con.execute(f"DROP VIEW IF EXISTS {name}")
-    for name in ("_excluded", "_raws", "_repeats", "_repeated", "_problems"):
-        con.execute(f"DROP TABLE IF EXISTS {name}")
+        final = load_typed(con, entry, ds, rules, now, text_rows,
+                           message=f"extra columns kept in `extra`: {', '.join(extra)}" if extra else None)
     drop_rows(con, "_typed")
     return final
 
 
-def _quarantine_raws(con: duckdb.DuckDBPyConnection, path: Path, columns: list[str]) -> None:
+def load_typed(con: duckdb.DuckDBPyConnection, entry: LedgerEntry, ds: Dataset, rules, now: dt.datetime,
+               text_rows, *, message: str | None, skipped: int = 0, more_problems: str | None = None) -> LedgerEntry:
+    """Validate, quarantine, de-duplicate and upsert the typed rows of one file (the view ``_typed`` and the
+    table or view ``_typed_rows``, as :func:`warehouse.ingest_sql.typed_sql` gives them) and write its ledger
+    row, inside the caller's transaction. ``text_rows(table)`` reads the file's rows as text into the view
+    ``table`` and returns the SQL of a row's raw JSON (for quarantined rows whose raw text was not kept);
+    ``more_problems`` is a SELECT of further (_line, reason, column) problems; ``skipped`` rows were read but
+    not offered (a source feed's `when`)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _problems AS {bad_type_sql('_typed')}")
+    con.execute(f"INSERT INTO _problems {failures_sql(rules, '_typed', candidates='_raw IS NOT NULL')}")
+    if more_problems:
+        con.execute(f"INSERT INTO _problems {more_problems}")
+        # a value reported as missing from its map is not also reported by the checks of its column
+        con.execute("""DELETE FROM _problems p WHERE reason <> 'unmapped_value' AND EXISTS (
+            SELECT 1 FROM _problems u WHERE u.reason = 'unmapped_value' AND u._line = p._line
+            AND starts_with(u."column", p."column" || ' ('))""")
+    con.execute("""CREATE OR REPLACE TEMP VIEW _valid AS
+                   SELECT * FROM _typed WHERE _line NOT IN (SELECT _line FROM _problems)""")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _repeated AS {repeated_keys_sql(ds, '_typed_rows')}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _repeats AS {duplicates_sql(ds, '_repeated', '_valid')}")
+    con.execute("INSERT INTO _problems SELECT * FROM _repeats WHERE reason = 'duplicate_key_conflict'")
+    in_file_duplicates = _count(con, "SELECT count(*) FROM _repeats WHERE reason = 'duplicate'")
+    _quarantine_raws(con, text_rows)
+    quarantined = con.execute(
+        f"""INSERT INTO quarantine SELECT ?, ?, ?, _line, reason, details, raw, ?
+            FROM ({quarantine_sql('_problems', '_raws')})""",
+        [ds.name, entry.file, entry.sha256, now],
+    ).fetchall()[0][0]
+    con.execute("""CREATE OR REPLACE TEMP TABLE _excluded AS
+                   SELECT _line FROM _problems UNION SELECT _line FROM _repeats""")
+    con.execute("CREATE OR REPLACE TEMP VIEW _incoming AS SELECT * FROM _typed ANTI JOIN _excluded USING (_line)")
+    loaded, duplicates_of_loaded = _upsert(con, ds, entry.file, entry.sha256, now)
+    final = replace(
+        entry, rows_read=_count(con, "SELECT count(*) FROM _typed_rows") + skipped, rows_loaded=loaded,
+        rows_quarantined=quarantined, rows_duplicate=in_file_duplicates + duplicates_of_loaded,
+        rows_skipped=skipped, status="loaded", message=message,
+    )
+    log_entry(con, final, now)
+    for name in ("_incoming", "_valid"):
+        con.execute(f"DROP VIEW IF EXISTS {name}")
+    for name in ("_excluded", "_raws", "_repeats", "_repeated", "_problems"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+    return final
+
+
+def _quarantine_raws(con: duckdb.DuckDBPyConnection, text_rows) -> None:
     """The table _raws (_line, raw) of the file's quarantined lines: kept by the pass that cast them when a
     value did not parse or broke the suite; a row quarantined only for a key conflict within the file
     has passed every row check, so the file is read again (as text) for it, which happens rarely."""
@@ -157,9 +182,9 @@ def _quarantine_raws(con: duckdb.DuckDBPyConnection, path: Path, columns: list[s
                    WHERE _raw IS NOT NULL AND _line IN (SELECT _line FROM _problems)""")
     if not _count(con, "SELECT count(*) FROM _problems WHERE _line NOT IN (SELECT _line FROM _raws)"):
         return
-    load_rows(con, path, "_text")
+    raw = text_rows("_text")
     try:
-        con.execute(f"""INSERT INTO _raws SELECT _line, {raw_json_sql(columns)} FROM _text
+        con.execute(f"""INSERT INTO _raws SELECT _line, {raw} FROM _text
                         WHERE _line IN (SELECT _line FROM _problems) AND _line NOT IN (SELECT _line FROM _raws)""")
     finally:
         drop_rows(con, "_text")

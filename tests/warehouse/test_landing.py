@@ -70,7 +70,8 @@ def test_jsonl_values_keep_their_exact_text(tmp_path):
         ("w.csv", b" \n\n", "the file is empty"),
         ("b.jsonl", b'{"a": 1}\n{"a": \n', "b.jsonl:2: malformed JSON line"),
         ("c.parquet", b"PAR1 not really", "unreadable Parquet"),
-        ("d.xlsx", b"x", "unknown file type"),
+        ("d.xls", b"x", "unknown file type '.xls'; deliver .csv, .xlsx, .parquet or .jsonl"),
+        ("d.xlsx", b"x", "d.xlsx: unreadable workbook"),
         ("q.csv", b'a,b\n1,"x\n', r"q.csv:2: unreadable CSV: .*unterminated quote"),
         ("t.csv", b"a,b,c\n1,2,3\n4,5", r"t.csv:3: unreadable CSV: the line has 2 field\(s\), the header has 3: "
                                         r"the file looks truncated"),

@@ -1,0 +1,329 @@
+"""Source mappings in the warehouse: a real export read, mapped to the contract and loaded.
+
+A source's file is read as text (its `read` options: encoding, delimiter, sheet, rows above
+the header) with its columns named by position, then each feed of the mapping becomes one
+SELECT over those text rows (:func:`feed_sql`): the contract columns it fills (source columns,
+the first non-blank of several, `map`, `default`, constants; numbers with decimal commas or
+thousands separators and dates in the mapping's `date_formats` rewritten in the contract's
+ISO form), the unused columns (they go to `extra`), whether the row meets `when` (``_skip``)
+and the values missing from a `map` (``_unmapped``). That SELECT feeds the very same casting,
+checks, quarantine, ledger and upsert as a dataset file (:func:`warehouse.load.load_typed`),
+inside DuckDB, in the same pass that casts.
+
+All the feeds of one file are loaded in one transaction, each with its own ledger row
+(file, dataset, rows_skipped, the mapping's hash).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import duckdb
+
+from schemas.contracts import DATASETS, Column, Dataset
+from schemas.sources import MappingError, ResolvedFeed, Source, load_mapping, resolve
+from transforms.ingest import _TIMESTAMP, ident, literal, raw_json_sql, typed_sql
+from warehouse.db import transaction
+from warehouse.landing import ReadOptions, RejectedFile, drop_rows, load_rows
+from warehouse.load import LedgerEntry, load_typed, log_entry
+from schemas.suites import failing_sql
+
+_WS = "' \t\r\n\f\v\u00a0'"
+#: Columns every feed's rows carry besides the contract's and the unused source columns.
+_SKIP, _UNMAPPED = "_skip", "_unmapped"
+_SEP = "chr(31)"
+
+
+class MappingRefused(Exception):
+    """The mapping cannot be applied to this file (a header it names is missing or ambiguous, or the
+    mapping itself is invalid): the file waits in landing/<source>/ until the mapping is fixed."""
+
+
+def source_path(sources_dir: Path, name: str) -> Path:
+    return sources_dir / f"{name}.yaml"
+
+
+def load_sources(sources_dir: Path) -> dict[str, Source | MappingError]:
+    """Every mapping under ``$ORBIT_HOME/sources/``: the validated source, or why it is refused."""
+    out: dict[str, Source | MappingError] = {}
+    if sources_dir.is_dir():
+        for path in sorted(sources_dir.glob("*.yaml")) + sorted(sources_dir.glob("*.yml")):
+            try:
+                out[path.stem] = load_mapping(path)
+            except MappingError as e:
+                out[path.stem] = e
+    return out
+
+
+def read_options(source: Source, path: Path) -> ReadOptions:
+    r = source.mapping.read
+    return ReadOptions(format=source.format_of(path), encoding=r.encoding, delimiter=r.delimiter,
+                       skip_rows=r.skip_rows, sheet=r.sheet, positional=True)
+
+
+# ------------------------------------------------------------------------------------------------- SQL
+def _text(i: int) -> str:
+    """The trimmed, non-blank text of source column i (NULL when blank)."""
+    return f"NULLIF(trim(c{i}, {_WS}), '')"
+
+
+def _number_sql(x: str, decimal_comma: bool, fmt: str) -> str:
+    """Numbers as exports write them, in the contract's form: thousands separators dropped; with
+    ``decimal_comma`` a comma is the decimal mark. Anything else is left as it is (and fails the cast)."""
+    if not decimal_comma:
+        return (f"CASE WHEN regexp_full_match({x}, '[+-]?\\d{{1,3}}(,\\d{{3}})+(\\.\\d+)?') "
+                f"THEN replace({x}, ',', '') ELSE {x} END")
+    grouped = "[+-]?\\d{1,3}(\\.\\d{3})+(,\\d+)?" if fmt != "xlsx" else "[+-]?\\d{1,3}(\\.\\d{3})+,\\d+"
+    # a spreadsheet's number cells arrive as 1234.5 whatever the file's locale: only text with a comma is rewritten
+    return (f"CASE WHEN regexp_full_match({x}, '{grouped}') THEN replace(replace({x}, '.', ''), ',', '.') "
+            f"WHEN regexp_full_match({x}, '[+-]?\\d+,\\d+') THEN replace({x}, ',', '.') ELSE {x} END")
+
+
+def _formats(formats: tuple[str, ...]) -> str:
+    return "[" + ", ".join(literal(f) for f in formats) + "]"
+
+
+def _date_sql(x: str, formats: tuple[str, ...]) -> str:
+    """A date as YYYY-MM-DD: ISO as it is, a midnight timestamp (a spreadsheet's date cell) cut to its
+    date, else the first of ``formats`` that parses; text that none parses is left as it is."""
+    parsed = (f"WHEN try_strptime({x}, {_formats(formats)}) IS NOT NULL "
+              f"THEN strftime(try_strptime({x}, {_formats(formats)}), '%Y-%m-%d') ") if formats else ""
+    return (f"CASE WHEN regexp_full_match({x}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') THEN {x} "
+            f"WHEN regexp_full_match({x}, '\\d{{4}}-\\d{{2}}-\\d{{2}}[T ]00:00(:00(\\.0+)?)?') THEN {x}[1:10] "
+            f"{parsed}ELSE {x} END")
+
+
+def _timestamp_sql(x: str, formats: tuple[str, ...]) -> str:
+    """A timestamp in ISO 8601 as it is (a plain date is midnight), else the first of ``formats`` that
+    parses, written without an offset (read in the source's timezone)."""
+    if not formats:
+        return x
+    return (f"CASE WHEN regexp_full_match({x}, '{_TIMESTAMP}') THEN {x} "
+            f"ELSE coalesce(strftime(try_strptime({x}, {_formats(formats)}), '%Y-%m-%d %H:%M:%S.%f'), {x}) END")
+
+
+_TIME_FORMATS = ("%H:%M:%S", "%H:%M", "%I:%M:%S %p", "%I:%M %p", "%H:%M:%S.%f")
+
+
+def _time_sql(x: str) -> str:
+    """A time of day as HH:MM:SS (a spreadsheet's time value arrives as 14:30:00); NULL if it does not parse."""
+    return f"strftime(try_strptime({x}, {_formats(_TIME_FORMATS)}), '%H:%M:%S')"
+
+
+def _value_sql(rf: ResolvedFeed, col: Column, fmt: str, decimal_comma: bool,
+               formats: tuple[str, ...]) -> tuple[str, str | None]:
+    """(text of the contract column, predicate naming an unmapped value or None) for one mapped column."""
+    rule = rf.feed.columns[col.name]
+    if rule.value is not None:
+        return literal(rule.value), None
+    texts = [_text(rf.index[c]) for c in rule.from_]
+    value = texts[0] if len(texts) == 1 else f"coalesce({', '.join(texts)})"
+    unmapped = None
+    if rule.map is not None:
+        keys = ", ".join(literal(k) for k in rule.map)
+        cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in rule.map.items())
+        unmapped = f"({value} IS NOT NULL AND {value} NOT IN ({keys}))" if rule.map else f"({value} IS NOT NULL)"
+        value = f"CASE {value} {cases} ELSE {value} END" if rule.map else value
+    if rule.default is not None:
+        value = f"coalesce({value}, {literal(rule.default)})"
+    if col.type in ("decimal", "money", "int"):
+        value = _number_sql(value, decimal_comma, fmt)
+    elif col.type == "date":
+        value = _date_sql(value, formats)
+    elif col.type == "timestamp":
+        if rule.time:
+            day = _date_sql(value, formats)
+            clock = _time_sql(_text(rf.index[rule.time]))
+            value = f"CASE WHEN {clock} IS NULL THEN {day} ELSE {day} || ' ' || {clock} END"
+        else:
+            value = _timestamp_sql(value, formats)
+    return value, unmapped
+
+
+def extra_names(header: list[str], unused: tuple[int, ...], ds: Dataset) -> list[str]:
+    """Names under which the unused columns go to `extra`: as the file writes them, made unique (DuckDB
+    compares names ignoring case) and apart from the contract's and Orbit's own."""
+    taken = {c.lower() for c in ds.column_names} | {"_n", "_line", "extra", _SKIP, _UNMAPPED}
+    out = []
+    for i in unused:
+        name = header[i].strip() or f"column {i + 1}"
+        if name.lower() in taken:
+            name = f"source: {name}"
+        base, n = name, 2
+        while name.lower() in taken:
+            name, n = f"{base} ({n})", n + 1
+        taken.add(name.lower())
+        out.append(name)
+    return out
+
+
+def feed_sql(source: Source, rf: ResolvedFeed, header: list[str], fmt: str, rel: str) -> tuple[str, list[str]]:
+    """SELECT over ``rel`` (``_n`` and the file's text columns c0, c1, ...): ``_n``, the feed's contract
+    columns as contract text, its unused columns (named by :func:`extra_names`), ``_skip`` (the row does
+    not meet `when`) and ``_unmapped`` (the columns whose value is not in their `map`, with the value,
+    separated by chr(31); NULL when none). Returns the SELECT and the columns it gives (contract ones first)."""
+    ds = DATASETS[rf.feed.dataset]
+    read = source.mapping.read
+    selects, unmapped, names = [], [], []
+    for col in ds.columns:
+        if col.name not in rf.feed.columns:
+            continue
+        value, miss = _value_sql(rf, col, fmt, read.decimal_comma, read.date_formats)
+        selects.append(f"{value} AS {ident(col.name)}")
+        names.append(col.name)
+        if miss:
+            raw = _text(rf.index[rf.feed.columns[col.name].from_[0]]) if len(rf.feed.columns[col.name].from_) == 1 \
+                else f"coalesce({', '.join(_text(rf.index[c]) for c in rf.feed.columns[col.name].from_)})"
+            unmapped.append(f"CASE WHEN {miss} THEN {literal(col.name + ' (')} || "
+                            f"{literal(chr(39))} || {raw} || {literal(chr(39) + ' is not in its map)')} END")
+    extras = extra_names(header, rf.unused, ds)
+    selects += [f"c{i} AS {ident(n)}" for i, n in zip(rf.unused, extras)]
+    conditions = []
+    when = rf.feed.when
+    if when:
+        conditions += [f"{_text(rf.index[c])} IS NOT NULL" for c in when.not_blank]
+        for c, values in when.equals.items():
+            text = _text(rf.index[c])
+            wanted = [v.strip() for v in values]
+            parts = ([f"{text} IN ({', '.join(literal(v) for v in wanted if v)})"] if any(wanted) else []) + \
+                ([f"{text} IS NULL"] if "" in wanted else [])
+            conditions.append("(" + " OR ".join(parts) + ")")
+    skip = f"NOT coalesce({' AND '.join(conditions)}, false)" if conditions else "false"
+    miss = f"NULLIF(concat_ws({_SEP}, {', '.join(unmapped)}), '')" if unmapped else "CAST(NULL AS VARCHAR)"
+    sql = f"SELECT _n, {', '.join(selects)}, {skip} AS {_SKIP}, {miss} AS {_UNMAPPED} FROM {rel}"
+    return sql, names + extras
+
+
+# ---------------------------------------------------------------------------------------------- loading
+@dataclass(frozen=True)
+class FeedPlan:
+    """One feed of a file, ready to load: its dataset, the suite's rules and the timezone of naive times."""
+
+    resolved: ResolvedFeed
+    rules: object
+    tz: str
+
+
+class _Resolver:
+    """The mapping resolved against the file's header, once, when the reader has read it."""
+
+    def __init__(self, source: Source, file: str) -> None:
+        self.source, self.file = source, file
+        self.header: list[str] = []
+        self.feeds: list[ResolvedFeed] = []
+
+    def __call__(self, header: list[str]) -> list[ResolvedFeed]:
+        if not self.feeds:
+            try:
+                self.feeds = resolve(self.source, header, self.file)
+            except MappingError as e:
+                raise MappingRefused(str(e)) from None
+            self.header = header
+        return self.feeds
+
+
+def load_source_file(con: duckdb.DuckDBPyConnection, entry: LedgerEntry, path: Path, source: Source,
+                     rules_for, plan_tz: str) -> list[LedgerEntry]:
+    """Load one delivered file of ``source`` through each of its feeds, in one transaction: one ledger row
+    per feed (``entry`` names the file, its hash and mtime). ``rules_for(dataset)`` gives a dataset's suite
+    rules. Raises :class:`MappingRefused` (nothing written; the file waits) when the mapping does not fit
+    the file's header, :class:`RejectedFile` when the file cannot be read."""
+    opts = read_options(source, path)
+    tz = source.mapping.read.timezone or plan_tz
+    now = dt.datetime.now(dt.timezone.utc)
+    resolver = _Resolver(source, entry.file)
+    results = []
+    with transaction(con):
+        for n, feed in enumerate(source.mapping.feeds):
+            results.append(_load_feed(con, replace(entry, dataset=feed.dataset, mapping_sha256=source.sha256), path,
+                                      source, resolver, n, opts, rules_for(feed.dataset), tz, now))
+    return results
+
+
+def _load_feed(con, entry: LedgerEntry, path: Path, source: Source, resolver: _Resolver, n: int, opts: ReadOptions,
+               rules, tz: str, now: dt.datetime) -> LedgerEntry:
+    ds = DATASETS[source.mapping.feeds[n].dataset]
+    fmt = opts.format or "csv"
+    names: list[str] = []
+
+    def typed(rel: str, header: list[str]) -> str:
+        rf = resolver(header)[n]
+        mapped, cols = feed_sql(source, rf, header, fmt, rel)
+        names[:] = cols
+        suspect = f"({failing_sql(rules)}) OR {_UNMAPPED} IS NOT NULL"
+        return typed_sql(ds, cols, tz, f"({mapped})", suspect=suspect, passthrough=(_SKIP, _UNMAPPED))
+
+    load_rows(con, path, "_all", typed, opts)
+    try:
+        skipped = con.execute(f"SELECT count(*) FROM _all_rows WHERE {_SKIP}").fetchall()[0][0]
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _typed_rows AS SELECT * FROM _all_rows WHERE NOT {_SKIP}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _typed AS SELECT * FROM _all WHERE NOT {_SKIP}")
+
+        def text_rows(table: str) -> str:
+            """The feed's rows as mapped, without casting (for quarantined rows whose raw text was not kept)."""
+            load_rows(con, path, table, lambda rel, header: feed_sql(source, resolver(header)[n], header, fmt, rel)[0],
+                      opts)
+            return raw_json_sql(names)
+
+        unmapped = (f"SELECT _line, 'unmapped_value' AS reason, unnest(string_split({_UNMAPPED}, {_SEP})) "
+                    f"AS \"column\" FROM _typed WHERE {_UNMAPPED} IS NOT NULL")
+        extra = [n for n in names if n not in ds.column_names]
+        message = f"mapped by {source.path.name}; extra columns kept in `extra`: {', '.join(extra)}" if extra \
+            else f"mapped by {source.path.name}"
+        return load_typed(con, entry, ds, rules, now, text_rows, message=message, skipped=skipped,
+                          more_problems=unmapped)
+    finally:
+        for view in ("_typed", "_typed_rows"):
+            con.execute(f"DROP VIEW IF EXISTS {view}")
+        drop_rows(con, "_all")
+
+
+def log_waiting(con: duckdb.DuckDBPyConnection, entry: LedgerEntry, reason: str) -> LedgerEntry | None:
+    """Ledger a file that waits for its mapping to be fixed (status ``waiting``), unless its latest ledger
+    row already says the same. Returns the entry written, or None."""
+    last = con.execute("SELECT status, message FROM ingestion_log WHERE file = ? AND sha256 = ? "
+                       "ORDER BY seq DESC LIMIT 1", [entry.file, entry.sha256]).fetchall()
+    if last and last[0] == ("waiting", reason):
+        return None
+    waiting = replace(entry, status="waiting", message=reason)
+    with transaction(con):
+        return log_entry(con, waiting)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What the ledger knows of one source file's content: the names and mtimes it was loaded under,
+    and the mapping hashes it was loaded with."""
+
+    files: dict[str, set[dt.datetime | None]]
+    mappings: set[str | None]
+
+
+def delivered_sources(con: duckdb.DuckDBPyConnection) -> dict[str, Delivered]:
+    """sha256 -> what was loaded (or skipped as a copy) with that content, for files loaded by a mapping."""
+    out: dict[str, Delivered] = {}
+    for sha, file, mtime, mapping in con.execute(
+            "SELECT sha256, file, file_mtime, mapping_sha256 FROM ingestion_log "
+            "WHERE status IN ('loaded', 'duplicate_file') AND mapping_sha256 IS NOT NULL").fetchall():
+        d = out.setdefault(sha, Delivered({}, set()))
+        d.files.setdefault(file, set()).add(mtime)
+        d.mappings.add(mapping)
+    return out
+
+
+def delivery_state(delivered: Delivered | None, file: str, mtime: dt.datetime, mapping: str) -> str:
+    """``new`` (load it), ``loaded`` (this file as delivered is already loaded: leave it), ``loaded_earlier``
+    (loaded under another version of the mapping: editing a mapping never reinterprets loaded rows;
+    deliver the file again to load it under the new one) or ``copy`` (the same content under another
+    name, already loaded with this mapping)."""
+    if delivered is None:
+        return "new"
+    if file in delivered.files:
+        if mapping in delivered.mappings:
+            return "loaded"
+        if mtime in delivered.files[file]:
+            return "loaded_earlier"
+        return "new"  # delivered again (a new modification time) under a changed mapping
+    return "copy" if mapping in delivered.mappings else "new"
