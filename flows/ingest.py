@@ -14,6 +14,7 @@ import logging
 
 import duckdb
 
+from flows.sources import ingest_source
 from flows.common import emit, home_label, run_logger, touched_periods
 from flows.engine import NO_CACHE, flow, task
 from schemas.contracts import DATASETS
@@ -23,6 +24,7 @@ from warehouse.db import open_warehouse, transaction
 from warehouse.home import Home
 from warehouse.landing import LandedFile, RejectedFile, list_landed, move_rejected, rejected_target, sha256_of
 from warehouse.load import LedgerEntry, cap_memory, ingested_hashes, load_file, log_entry, pending_moves
+from warehouse.sources import delivered_sources, load_sources
 
 # Task results may hold compensation data: never persisted, never cached.
 _TASK = dict(persist_result=False, cache_policy=NO_CACHE)
@@ -79,6 +81,8 @@ def ingest_flow(home: Home, plans: PlanSet, files: list[str] | None = None, anno
     with open_warehouse(home.warehouse) as con:
         seen = ingested_hashes(con)
         pending = pending_moves(con)
+        delivered = delivered_sources(con)
+    sources = load_sources(home.sources)
     results: list[LedgerEntry] = []
     for landed in list_landed(home.landing):
         if files is not None and landed.name not in files:
@@ -88,6 +92,15 @@ def ingest_flow(home: Home, plans: PlanSet, files: list[str] | None = None, anno
         if target and not (home.root / target).exists():  # ledgered as rejected, then a crash before the move
             logger.warning("%s was rejected by an earlier run; moving it to %s now", landed.name, target)
             quarantine_file(home, landed, target, reason)
+            continue
+        if landed.dataset is None and landed.folder in sources:  # a source's file, read through its mapping
+            for entry in ingest_source(home, landed, sha, plans, now, sources[landed.folder], delivered, logger):
+                if entry.status == "rejected":
+                    logger.error("rejected %s", entry.message)
+                    quarantine_file(home, landed, entry.quarantined_to, entry.message)
+                elif entry.status == "waiting":
+                    logger.warning("%s %s", landed.name, entry.message)
+                results.append(entry)
             continue
         if sha in seen:
             if landed.name not in seen[sha]:  # the same content delivered again under another name

@@ -31,7 +31,7 @@ ENCODINGS = ("utf-8", "cp1252", "latin-1", "utf-16")
 #: File extensions and the format each is read as.
 EXTENSIONS = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 #: strptime directives a date format may use (the ones DuckDB's strptime and Python's agree on).
-DATE_DIRECTIVES = set("dmYyHIMSpfbBjaAzZ%")
+DATE_DIRECTIVES = set("dmYyHIMSpfbBjaA%")
 #: A comment marking a value the user must write in their own words (their stage names, their departments).
 YOURS = "YOURS:"
 SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -101,8 +101,8 @@ class Read(_Strict):
             used = re.findall(r"%(.)", f)
             bad = [d for d in used if d not in DATE_DIRECTIVES]
             if bad or not used:
-                raise ValueError(f"{f!r} is not a strptime format (use %d %m %Y %y %H %M %S %I %p %b %B, "
-                                 "e.g. '%m/%d/%Y')")
+                raise ValueError(f"{f!r} is not a date format Orbit reads (use %d %m %Y %y %H %M %S %I %p %b %B, "
+                                 "e.g. '%m/%d/%Y'; times with an offset are read in ISO 8601 without a format)")
         return v
 
     @field_validator("timezone")
@@ -114,45 +114,6 @@ class Read(_Strict):
             except (ZoneInfoNotFoundError, ValueError):
                 raise ValueError(f"unknown timezone {v!r} (use an IANA name such as Europe/Madrid)") from None
         return v
-
-
-class Rule(_Strict):
-    """How one contract column gets its value."""
-
-    from_: tuple[str, ...] = Field(default=(), alias="from")  # source columns, the first non-blank wins
-    map: dict[str, str] | None = None  # source value -> contract value; a value outside it quarantines the row
-    default: str | None = None  # used when the source value is blank
-    value: str | None = None  # a constant
-    time: str | None = None  # a column holding the time of day of the date in `from`
-
-    @field_validator("from_", mode="before")
-    @classmethod
-    def _from_list(cls, v: object) -> object:
-        return _texts(v)
-
-    @field_validator("map", mode="before")
-    @classmethod
-    def _map_text(cls, v: object) -> object:
-        if isinstance(v, dict):
-            empty = [k for k, x in v.items() if x is None or k is None]
-            if empty:
-                raise ValueError(f"map entry {empty[0]!r} has no value; write the contract value it stands for")
-            return {str(k).strip(): str(x).strip() for k, x in v.items()}
-        return v
-
-    @model_validator(mode="after")
-    def _one_way(self) -> Rule:
-        if self.value is not None:
-            if self.from_ or self.map is not None or self.default is not None or self.time is not None:
-                raise ValueError("`value` is a constant: it takes no `from`, `map`, `default` or `time`")
-        elif not self.from_:
-            raise ValueError("give `from` (a source column, or a list: the first non-blank wins) or `value`")
-        return self
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        """Source columns this rule reads."""
-        return self.from_ + ((self.time,) if self.time else ())
 
 
 class When(_Strict):
@@ -174,6 +135,47 @@ class When(_Strict):
     @property
     def columns(self) -> tuple[str, ...]:
         return self.not_blank + tuple(self.equals)
+
+
+class Rule(_Strict):
+    """How one contract column gets its value."""
+
+    from_: tuple[str, ...] = Field(default=(), alias="from")  # source columns, the first non-blank wins
+    join: str | None = None  # instead: the non-blank values of `from` joined with this text (first + last name)
+    map: dict[str, str] | None = None  # source value -> contract value; a value outside it quarantines the row
+    default: str | None = None  # used when the source value is blank
+    value: str | None = None  # a constant
+    time: str | None = None  # a column holding the time of day of the date in `from`
+    when: When | None = None  # the value only on rows meeting it; blank on the others
+
+    @field_validator("from_", mode="before")
+    @classmethod
+    def _from_list(cls, v: object) -> object:
+        return _texts(v)
+
+    @field_validator("map", mode="before")
+    @classmethod
+    def _map_text(cls, v: object) -> object:
+        if isinstance(v, dict):
+            empty = [k for k, x in v.items() if x is None or k is None]
+            if empty:
+                raise ValueError(f"map entry {empty[0]!r} has no value; write the contract value it stands for")
+            return {str(k).strip(): str(x).strip() for k, x in v.items()}
+        return v
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Rule:
+        if self.value is not None:
+            if self.from_ or self.map is not None or self.default is not None or self.time is not None or self.join:
+                raise ValueError("`value` is a constant: it takes no `from`, `join`, `map`, `default` or `time`")
+        elif not self.from_:
+            raise ValueError("give `from` (a source column, or a list: the first non-blank wins) or `value`")
+        return self
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Source columns this rule reads."""
+        return self.from_ + ((self.time,) if self.time else ()) + (self.when.columns if self.when else ())
 
 
 class Feed(_Strict):
@@ -354,17 +356,39 @@ def resolve(source: Source, header: list[str], file: str) -> list[ResolvedFeed]:
                                 f"{' and '.join(str(h + 1) for h in hits)} ({', '.join(repr(header[h]) for h in hits)})")
 
         for name, rule in feed.columns.items():
-            for col in rule.columns:
+            for col in rule.from_ + ((rule.time,) if rule.time else ()):
                 find(col, "columns", name)
+            if rule.when:
+                for col in rule.when.not_blank:
+                    find(col, "columns", name, "when", "not_blank")
+                for col in rule.when.equals:
+                    find(col, "columns", name, "when", "equals", col)
         if feed.when:
             for col in feed.when.not_blank:
                 find(col, "when", "not_blank")
             for col in feed.when.equals:
                 find(col, "when", "equals", col)
         used = set(index.values())
-        matched = {name: tuple(header[index[c]] for c in rule.columns if c in index)
+        matched = {name: tuple(header[index[c]] for c in rule.from_ + ((rule.time,) if rule.time else ()) if c in index)
                    for name, rule in feed.columns.items()}
         out.append(ResolvedFeed(feed, index, tuple(i for i in range(len(header)) if i not in used), matched))
     if problems:
         raise MappingError("\n".join(dict.fromkeys(problems)))
     return out
+
+
+# ------------------------------------------------------------------------------------------------ presets
+PRESETS_DIR = Path(__file__).resolve().parent / "presets"
+
+
+def presets() -> dict[str, Path]:
+    """The mappings shipped with Orbit for common exports: name -> file."""
+    return {p.stem: p for p in sorted(PRESETS_DIR.glob("*.yaml"))}
+
+
+def preset_summary(path: Path) -> str:
+    """The first comment line of a preset (what export it reads)."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            return line.lstrip("# ").strip()
+    return ""

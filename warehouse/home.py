@@ -49,6 +49,11 @@ class Home:
     def quarantine(self) -> Path:
         return self.root / "quarantine"
 
+    @property
+    def sources(self) -> Path:
+        """Source mappings: ``sources/<name>.yaml``, their files delivered to ``landing/<name>/``."""
+        return self.root / "sources"
+
     def ensure(self) -> Home:
         """Create the home's folders that are missing: the private ones (landing, quarantine, exports)
         owner-only, ``published/`` readable by analysts, the home itself traversable so they reach it."""

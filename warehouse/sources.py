@@ -70,38 +70,57 @@ def _text(i: int) -> str:
 
 
 def _number_sql(x: str, decimal_comma: bool, fmt: str) -> str:
-    """Numbers as exports write them, in the contract's form: thousands separators dropped; with
-    ``decimal_comma`` a comma is the decimal mark. Anything else is left as it is (and fails the cast)."""
+    """Numbers as exports write them, in the contract's form: a currency sign before or after and spaces
+    between digit groups dropped, thousands separators dropped; with ``decimal_comma`` a comma is the
+    decimal mark. Anything else is left as it is (and fails the cast: never a guess)."""
+    plain = "[+-]?\\d+(\\.\\d+)?"
+    if decimal_comma:
+        # a spreadsheet's number cells arrive as 1234.5 whatever the locale: only text with a comma is rewritten
+        grouped = "[+-]?\\d{1,3}(\\.\\d{3})+(,\\d+)?" if fmt != "xlsx" else "[+-]?\\d{1,3}(\\.\\d{3})+,\\d+"
+        plain = plain if fmt == "xlsx" else "[+-]?\\d+"
+    y = f"regexp_replace({x}, '^[$€£¥]\\s*|\\s*[$€£¥]$|(\\d)[ \u00a0\u202f](\\d)', '\\1\\2', 'g')"
     if not decimal_comma:
-        return (f"CASE WHEN regexp_full_match({x}, '[+-]?\\d{{1,3}}(,\\d{{3}})+(\\.\\d+)?') "
-                f"THEN replace({x}, ',', '') ELSE {x} END")
-    grouped = "[+-]?\\d{1,3}(\\.\\d{3})+(,\\d+)?" if fmt != "xlsx" else "[+-]?\\d{1,3}(\\.\\d{3})+,\\d+"
-    # a spreadsheet's number cells arrive as 1234.5 whatever the file's locale: only text with a comma is rewritten
-    return (f"CASE WHEN regexp_full_match({x}, '{grouped}') THEN replace(replace({x}, '.', ''), ',', '.') "
-            f"WHEN regexp_full_match({x}, '[+-]?\\d+,\\d+') THEN replace({x}, ',', '.') ELSE {x} END")
+        rewrite = (f"CASE WHEN regexp_full_match({y}, '[+-]?\\d{{1,3}}(,\\d{{3}})+(\\.\\d+)?') THEN replace({y}, ',', '') "
+                   f"WHEN regexp_full_match({y}, '{plain}') THEN {y} ELSE {x} END")
+    else:
+        rewrite = (f"CASE WHEN regexp_full_match({y}, '{grouped}') THEN replace(replace({y}, '.', ''), ',', '.') "
+                   f"WHEN regexp_full_match({y}, '[+-]?\\d+,\\d+') THEN replace({y}, ',', '.') "
+                   f"WHEN regexp_full_match({y}, '{plain}') THEN {y} ELSE {x} END")
+    return f"CASE WHEN {x} IS NULL OR regexp_full_match({x}, '{plain}') THEN {x} ELSE {rewrite} END"
 
 
 def _formats(formats: tuple[str, ...]) -> str:
     return "[" + ", ".join(literal(f) for f in formats) + "]"
 
 
+def _parsed(x: str, formats: tuple[str, ...]) -> str:
+    """The first of ``formats`` that parses ``x`` (a TIMESTAMP, NULL if none). DuckDB's %Y also takes a
+    two-digit year (17 -> year 0017): formats with %y are tried first (%y never takes four digits),
+    and a year before 1000 counts as not parsed."""
+    ordered = tuple(f for f in formats if "%y" in f) + tuple(f for f in formats if "%y" not in f)
+    p = f"try_strptime({x}, {_formats(ordered)})"
+    return f"CASE WHEN year({p}) >= 1000 THEN {p} END"
+
+
 def _date_sql(x: str, formats: tuple[str, ...]) -> str:
     """A date as YYYY-MM-DD: ISO as it is, a midnight timestamp (a spreadsheet's date cell) cut to its
     date, else the first of ``formats`` that parses; text that none parses is left as it is."""
-    parsed = (f"WHEN try_strptime({x}, {_formats(formats)}) IS NOT NULL "
-              f"THEN strftime(try_strptime({x}, {_formats(formats)}), '%Y-%m-%d') ") if formats else ""
+    parsed = (f"WHEN {_parsed(x, formats)} IS NOT NULL THEN strftime({_parsed(x, formats)}, '%Y-%m-%d') "
+              if formats else "")
     return (f"CASE WHEN regexp_full_match({x}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') THEN {x} "
             f"WHEN regexp_full_match({x}, '\\d{{4}}-\\d{{2}}-\\d{{2}}[T ]00:00(:00(\\.0+)?)?') THEN {x}[1:10] "
             f"{parsed}ELSE {x} END")
 
 
 def _timestamp_sql(x: str, formats: tuple[str, ...]) -> str:
-    """A timestamp in ISO 8601 as it is (a plain date is midnight), else the first of ``formats`` that
-    parses, written without an offset (read in the source's timezone)."""
-    if not formats:
-        return x
+    """A timestamp in ISO 8601 as it is (a plain date is midnight; a space before the offset, as some
+    exports write it, is dropped), else the first of ``formats`` that parses, written without an offset
+    (read in the source's timezone); text that nothing parses is left as it is."""
+    spaced = f"regexp_replace({x}, ' ([+-]\\d{{2}}:?\\d{{2}}|[zZ])$', '\\1')"
+    parsed = (f"WHEN {_parsed(x, formats)} IS NOT NULL THEN strftime({_parsed(x, formats)}, '%Y-%m-%d %H:%M:%S.%f') "
+              if formats else "")
     return (f"CASE WHEN regexp_full_match({x}, '{_TIMESTAMP}') THEN {x} "
-            f"ELSE coalesce(strftime(try_strptime({x}, {_formats(formats)}), '%Y-%m-%d %H:%M:%S.%f'), {x}) END")
+            f"WHEN regexp_full_match({spaced}, '{_TIMESTAMP}') THEN {spaced} {parsed}ELSE {x} END")
 
 
 _TIME_FORMATS = ("%H:%M:%S", "%H:%M", "%I:%M:%S %p", "%I:%M %p", "%H:%M:%S.%f")
@@ -119,7 +138,10 @@ def _value_sql(rf: ResolvedFeed, col: Column, fmt: str, decimal_comma: bool,
     if rule.value is not None:
         return literal(rule.value), None
     texts = [_text(rf.index[c]) for c in rule.from_]
-    value = texts[0] if len(texts) == 1 else f"coalesce({', '.join(texts)})"
+    if rule.join is not None and len(texts) > 1:
+        value = f"NULLIF(concat_ws({literal(rule.join)}, {', '.join(texts)}), '')"
+    else:
+        value = texts[0] if len(texts) == 1 else f"coalesce({', '.join(texts)})"
     unmapped = None
     if rule.map is not None:
         keys = ", ".join(literal(k) for k in rule.map)
@@ -139,7 +161,22 @@ def _value_sql(rf: ResolvedFeed, col: Column, fmt: str, decimal_comma: bool,
             value = f"CASE WHEN {clock} IS NULL THEN {day} ELSE {day} || ' ' || {clock} END"
         else:
             value = _timestamp_sql(value, formats)
+    if rule.when:
+        value = f"CASE WHEN {_when_sql(rf, rule.when)} THEN {value} END"
+        unmapped = f"({_when_sql(rf, rule.when)} AND {unmapped})" if unmapped else None
     return value, unmapped
+
+
+def _when_sql(rf: ResolvedFeed, when) -> str:
+    """True on rows meeting ``when`` (every condition given holds), never NULL."""
+    conditions = [f"{_text(rf.index[c])} IS NOT NULL" for c in when.not_blank]
+    for c, values in when.equals.items():
+        text = _text(rf.index[c])
+        wanted = [v.strip() for v in values]
+        parts = ([f"{text} IN ({', '.join(literal(v) for v in wanted if v)})"] if any(wanted) else []) + \
+            ([f"{text} IS NULL"] if "" in wanted else [])
+        conditions.append("(" + " OR ".join(parts) + ")")
+    return f"coalesce({' AND '.join(conditions)}, false)" if conditions else "true"
 
 
 def extra_names(header: list[str], unused: tuple[int, ...], ds: Dataset) -> list[str]:
@@ -180,17 +217,7 @@ def feed_sql(source: Source, rf: ResolvedFeed, header: list[str], fmt: str, rel:
                             f"{literal(chr(39))} || {raw} || {literal(chr(39) + ' is not in its map)')} END")
     extras = extra_names(header, rf.unused, ds)
     selects += [f"c{i} AS {ident(n)}" for i, n in zip(rf.unused, extras)]
-    conditions = []
-    when = rf.feed.when
-    if when:
-        conditions += [f"{_text(rf.index[c])} IS NOT NULL" for c in when.not_blank]
-        for c, values in when.equals.items():
-            text = _text(rf.index[c])
-            wanted = [v.strip() for v in values]
-            parts = ([f"{text} IN ({', '.join(literal(v) for v in wanted if v)})"] if any(wanted) else []) + \
-                ([f"{text} IS NULL"] if "" in wanted else [])
-            conditions.append("(" + " OR ".join(parts) + ")")
-    skip = f"NOT coalesce({' AND '.join(conditions)}, false)" if conditions else "false"
+    skip = f"NOT {_when_sql(rf, rf.feed.when)}" if rf.feed.when else "false"
     miss = f"NULLIF(concat_ws({_SEP}, {', '.join(unmapped)}), '')" if unmapped else "CAST(NULL AS VARCHAR)"
     sql = f"SELECT _n, {', '.join(selects)}, {skip} AS {_SKIP}, {miss} AS {_UNMAPPED} FROM {rel}"
     return sql, names + extras
@@ -327,3 +354,78 @@ def delivery_state(delivered: Delivered | None, file: str, mtime: dt.datetime, m
             return "loaded_earlier"
         return "new"  # delivered again (a new modification time) under a changed mapping
     return "copy" if mapping in delivered.mappings else "new"
+
+
+# ---------------------------------------------------------------------------------------------- dry run
+@dataclass(frozen=True)
+class FeedCheck:
+    """What one feed would do with a file."""
+
+    dataset: str
+    matched: dict[str, tuple[str, ...]]  # contract column -> the file's headers it reads (empty: a constant)
+    extra: list[str]  # the file's columns this feed does not read: kept in `extra`
+    entry: LedgerEntry  # the counts: read, loaded, quarantined, duplicate, skipped
+    reasons: list[tuple[str, int]]  # quarantine reason -> rows
+    unmapped: list[tuple[str, int]]  # "column ('value' is not in its map)" -> rows
+    columns: list[str]  # the contract columns of ``rows``
+    rows: list[tuple]  # the first mapped rows that would load, typed
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    file: Path
+    header: list[str]
+    feeds: list[FeedCheck]
+
+
+def dry_run(source: Source, path: Path, file: str, rules_for, plan_tz: str, sample: int = 5) -> CheckResult:
+    """Map and check ``path`` exactly as an ingest would, in a warehouse in memory: nothing is written
+    anywhere. Raises :class:`MappingRefused` or :class:`RejectedFile` as the ingest would."""
+    from warehouse.db import migrate
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        migrate(con)
+        entry = LedgerEntry(file, None, "dry-run", 0, 0, 0, 0, "loaded", None, None)
+        resolver = _Resolver(source, file)
+        opts = read_options(source, path)
+        tz = source.mapping.read.timezone or plan_tz
+        now = dt.datetime.now(dt.timezone.utc)
+        entries = [_load_feed(con, replace(entry, dataset=f.dataset, mapping_sha256=source.sha256), path, source,
+                              resolver, n, opts, rules_for(f.dataset), tz, now)
+                   for n, f in enumerate(source.mapping.feeds)]
+        feeds = []
+        for rf, e in zip(resolver.feeds, entries):
+            ds = DATASETS[e.dataset]
+            names = [c.name for c in ds.columns if c.name in rf.feed.columns]
+            reasons = con.execute("SELECT reason, count(*) FROM quarantine WHERE dataset = ? GROUP BY ALL "
+                                  "ORDER BY 2 DESC, 1", [e.dataset]).fetchall()
+            unmapped = con.execute(
+                "SELECT d, count(*) FROM (SELECT unnest(string_split(details, '; ')) AS d FROM quarantine "
+                "WHERE dataset = ?) WHERE ends_with(d, ': unmapped_value') GROUP BY ALL ORDER BY 2 DESC, 1",
+                [e.dataset]).fetchall()
+            rows = con.execute(f"SELECT {', '.join(ident(c) for c in names)} FROM {ds.name} ORDER BY _line "
+                               f"LIMIT {int(sample)}").fetchall()
+            feeds.append(FeedCheck(e.dataset, rf.matched, extra_names(resolver.header, rf.unused, ds), e, reasons,
+                                   [(d.removesuffix(": unmapped_value"), n) for d, n in unmapped], names, rows))
+        return CheckResult(path, resolver.header, feeds)
+    finally:
+        con.close()
+
+
+def newest_file(landing_dir: Path) -> Path | None:
+    """The newest delivered file of a source's folder (temporary names and markers aside)."""
+    from warehouse.landing import list_landed
+
+    files = [f for f in list_landed(landing_dir.parent) if f.path.parent == landing_dir]
+    return files[-1].path if files else None
+
+
+def source_ledger(con: duckdb.DuckDBPyConnection, folder: str) -> dict[tuple[str, str], tuple[str, str | None, str | None]]:
+    """(file, sha256) -> (status, message, mapping hash) of the latest ledger row of each file of a source."""
+    rows = con.execute(
+        "SELECT file, sha256, last(status ORDER BY seq), last(message ORDER BY seq), "
+        "last(mapping_sha256 ORDER BY seq) FROM ingestion_log WHERE starts_with(file, ?) GROUP BY ALL",
+        [folder + "/"]).fetchall()
+    return {(f, s): (st, m, h) for f, s, st, m, h in rows}
