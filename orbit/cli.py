@@ -24,6 +24,7 @@ from typing import Annotated
 
 import typer
 
+from orbit.sources import app as sources_app
 from warehouse.home import Home, plan_path
 
 app = typer.Typer(
@@ -37,6 +38,7 @@ export_app = typer.Typer(help="HR exports.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 app.add_typer(audit_app, name="audit")
+app.add_typer(sources_app, name="sources")
 
 PlanOpt = Annotated[Path | None, typer.Option("--plan", help="plan file or folder of plans (default: $ORBIT_PLAN or plans/default.yaml)")]
 PeriodOpt = Annotated[str | None, typer.Option("--period", help="period such as 2026-07 or 2026-Q3")]
@@ -88,12 +90,15 @@ def _period(label: str | None):
 
 def _echo_ingest(entries) -> None:
     for e in entries:
+        skipped = f"  skipped {e.rows_skipped:>6}" if e.rows_skipped else ""
+        into = f" -> {e.dataset}" if e.mapping_sha256 and e.dataset else ""
         typer.echo(
-            f"  {e.file:<48} {e.status:<15} read {e.rows_read:>8}  loaded {e.rows_loaded:>8}  "
-            f"quarantined {e.rows_quarantined:>6}  duplicate {e.rows_duplicate:>6}"
+            f"  {e.file + into:<48} {e.status:<15} read {e.rows_read:>8}  loaded {e.rows_loaded:>8}  "
+            f"quarantined {e.rows_quarantined:>6}  duplicate {e.rows_duplicate:>6}{skipped}"
         )
-        if e.status == "rejected":
-            typer.echo(f"    {e.message}")
+        if e.status in ("rejected", "waiting"):
+            for line in (e.message or "").splitlines():
+                typer.echo(f"    {line}")
 
 
 def _echo_closed(summary) -> None:

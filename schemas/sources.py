@@ -251,9 +251,12 @@ class Source:
                                separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
+    def line_of(self, *loc: str) -> int:
+        return _line_of(self.lines, loc)
+
     def where(self, *loc: str) -> str:
         """``file:line: field`` of a place in the mapping."""
-        return f"{self.path}:{_line_of(self.lines, loc)}: {'.'.join(loc) or '(mapping)'}"
+        return f"{self.path}:{self.line_of(*loc)}: {'.'.join(loc) or '(mapping)'}"
 
     def format_of(self, file: Path) -> str | None:
         return self.mapping.read.format or EXTENSIONS.get(file.suffix.lower())
