@@ -373,3 +373,24 @@ def test_changing_the_mapping_changes_its_hash_only(tmp_path):
     a = parse_mapping(CRM, tmp_path / "crm.yaml")
     b = parse_mapping(CRM.replace("Engaging: open", "Engaging: lost"), tmp_path / "crm.yaml")
     assert a.sha256 != b.sha256
+
+
+def test_an_existing_home_gets_rows_skipped_and_the_mapping_hash(tmp_path):
+    """A ledger written before source mappings: its rows get rows_skipped 0 (and still reconcile) on migrate."""
+    import duckdb
+
+    from warehouse.db import migrate
+
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    con.execute("""CREATE SEQUENCE ingestion_seq; CREATE TABLE ingestion_log (
+        seq BIGINT NOT NULL DEFAULT nextval('ingestion_seq'), file VARCHAR NOT NULL, dataset VARCHAR,
+        sha256 VARCHAR NOT NULL, rows_read BIGINT NOT NULL, rows_loaded BIGINT NOT NULL,
+        rows_quarantined BIGINT NOT NULL, rows_duplicate BIGINT NOT NULL, status VARCHAR NOT NULL,
+        message VARCHAR, file_mtime TIMESTAMPTZ, ingested_at TIMESTAMPTZ NOT NULL, quarantined_to VARCHAR)""")
+    con.execute("INSERT INTO ingestion_log (file, dataset, sha256, rows_read, rows_loaded, rows_quarantined, "
+                "rows_duplicate, status, ingested_at) VALUES ('activities/a.csv', 'activities', 'x', 5, 3, 1, 1, "
+                "'loaded', now())")
+    migrate(con)
+    assert con.execute("SELECT rows_skipped, mapping_sha256, rows_read = rows_loaded + rows_quarantined + "
+                       "rows_duplicate + rows_skipped FROM ingestion_log").fetchall() == [(0, None, True)]
+    con.close()
