@@ -14,9 +14,9 @@ import logging
 
 import duckdb
 
-from flows.sources import ingest_source
 from flows.common import emit, home_label, run_logger, touched_periods
 from flows.engine import NO_CACHE, flow, task
+from flows.sources import ingest_source
 from schemas.contracts import DATASETS
 from schemas.plan import PlanSet
 from schemas.suites import suite_rules

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -102,9 +102,9 @@ def list_sources() -> None:
 @app.command("check")
 def check(
     name: Annotated[str, typer.Argument(help="the source (its mapping is $ORBIT_HOME/sources/NAME.yaml)")],
-    file: Annotated[Optional[Path], typer.Argument(help="a file to try (default: the newest in landing/NAME/)")] = None,
+    file: Annotated[Path | None, typer.Argument(help="a file to try (default: the newest in landing/NAME/)")] = None,
     rows: Annotated[int, typer.Option("--rows", min=0, max=100, help="mapped rows to show per feed")] = 5,
-    plan: Annotated[Optional[Path], typer.Option("--plan", help="plan file or folder (default: $ORBIT_PLAN or plans/default.yaml)")] = None,
+    plan: Annotated[Path | None, typer.Option("--plan", help="plan file or folder (default: $ORBIT_PLAN or plans/default.yaml)")] = None,
 ) -> None:
     """Dry run: map a file as `orbit ingest` would and show the headers each contract column matched, the
     first mapped rows and how many rows would be quarantined or skipped, by reason. Writes nothing.

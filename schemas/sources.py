@@ -229,9 +229,9 @@ class SourceMapping(_Strict):
 
 
 class _FieldError(ValueError):
-    def __init__(self, loc: tuple[str, ...], msg: str, more: list[tuple[tuple[str, ...], str]] = ()) -> None:
+    def __init__(self, loc: tuple[str, ...], msg: str, more: list[tuple[tuple[str, ...], str]] | None = None) -> None:
         super().__init__(msg)
-        self.problems = [(loc, msg), *more]
+        self.problems = [(loc, msg), *(more or [])]
 
 
 @dataclass(frozen=True)
@@ -346,17 +346,10 @@ def resolve(source: Source, header: list[str], file: str) -> list[ResolvedFeed]:
     out = []
     for n, feed in enumerate(source.mapping.feeds):
         index: dict[str, int] = {}
+        wanted: list[tuple[str, tuple[str, ...]]] = []  # (source column, where the mapping names it)
 
-        def find(col: str, *loc: str) -> None:
-            hits = positions.get(header_key(col), [])
-            if len(hits) == 1:
-                index[col] = hits[0]
-            elif not hits:
-                problems.append(f"{source.where('feeds', str(n), *loc)}: no column {col!r} in {file} "
-                                f"(its columns: {', '.join(header)})")
-            else:
-                problems.append(f"{source.where('feeds', str(n), *loc)}: {col!r} is ambiguous in {file}: columns "
-                                f"{' and '.join(str(h + 1) for h in hits)} ({', '.join(repr(header[h]) for h in hits)})")
+        def find(col: str, *loc: str, _wanted: list = wanted) -> None:
+            _wanted.append((col, loc))
 
         for name, rule in feed.columns.items():
             for col in rule.from_ + ((rule.time,) if rule.time else ()):
@@ -371,6 +364,16 @@ def resolve(source: Source, header: list[str], file: str) -> list[ResolvedFeed]:
                 find(col, "when", "not_blank")
             for col in feed.when.equals:
                 find(col, "when", "equals", col)
+        for col, loc in wanted:
+            hits = positions.get(header_key(col), [])
+            where = source.where("feeds", str(n), *loc)
+            if len(hits) == 1:
+                index[col] = hits[0]
+            elif not hits:
+                problems.append(f"{where}: no column {col!r} in {file} (its columns: {', '.join(header)})")
+            else:
+                problems.append(f"{where}: {col!r} is ambiguous in {file}: columns "
+                                f"{' and '.join(str(h + 1) for h in hits)} ({', '.join(repr(header[h]) for h in hits)})")
         used = set(index.values())
         matched = {name: tuple(header[index[c]] for c in rule.from_ + ((rule.time,) if rule.time else ()) if c in index)
                    for name, rule in feed.columns.items()}

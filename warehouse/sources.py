@@ -24,11 +24,11 @@ import duckdb
 
 from schemas.contracts import DATASETS, Column, Dataset
 from schemas.sources import MappingError, ResolvedFeed, Source, load_mapping, resolve
+from schemas.suites import failing_sql
 from transforms.ingest import _TIMESTAMP, ident, literal, raw_json_sql, typed_sql
 from warehouse.db import transaction
-from warehouse.landing import ReadOptions, RejectedFile, drop_rows, load_rows
+from warehouse.landing import ReadOptions, drop_rows, load_rows
 from warehouse.load import LedgerEntry, load_typed, log_entry
-from schemas.suites import failing_sql
 
 _WS = "' \t\r\n\f\v\u00a0'"
 #: Columns every feed's rows carry besides the contract's and the unused source columns.
