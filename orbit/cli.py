@@ -101,6 +101,17 @@ def _echo_ingest(entries) -> None:
                 typer.echo(f"    {line}")
 
 
+def _nothing_new(home: Home) -> str:
+    """What an ingest that found no new file says: landing/ is empty, or all it holds was ingested before."""
+    from warehouse.landing import list_landed
+
+    waiting = len(list_landed(home.landing))
+    if not waiting:
+        return (f"landing/ is empty: no file delivered to {home.landing} "
+                "(each dataset's files go to landing/<dataset>/)")
+    return f"no new files in landing/ ({waiting:,} file(s) there were ingested before)"
+
+
 def _echo_closed(summary) -> None:
     """Closed periods an evaluation left frozen, and those the new data would change."""
     if summary.kept:
@@ -150,7 +161,7 @@ def ingest(plan: PlanOpt = None) -> None:
         entries = _run(lambda: ingest_flow(home, plans))
     _echo_ingest(entries)
     if not entries:
-        typer.echo("no new files in landing/")
+        typer.echo(_nothing_new(home))
 
 
 @app.command()
@@ -192,6 +203,8 @@ def run(plan: PlanOpt = None) -> None:
     with _writer(home, "run"):
         result = _run(lambda: run_flow(home, plans))
     _echo_ingest(result.ingested)
+    if not result.ingested:
+        typer.echo(_nothing_new(home))
     typer.echo(f"evaluated {', '.join(result.evaluation.periods) or 'no period'}; published {home.published}")
     _echo_closed(result.evaluation)
 

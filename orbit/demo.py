@@ -46,9 +46,10 @@ def summarize(home: Home, period: str, export, report) -> str:
         ).fetchall():
             lines.append(f"  {ds:<14} read {read:>9,}  loaded {loaded:>9,}  quarantined {quarantined:>6,}  duplicate {dup:>5,}")
         reasons = con.execute(
-            "SELECT reason, count(*) FROM quarantine GROUP BY reason ORDER BY 2 DESC, 1 LIMIT 6").fetchall()
+            "SELECT reason, count(*) FROM quarantine GROUP BY reason ORDER BY 2 DESC, 1").fetchall()
         if reasons:
-            lines.append("  quarantine reasons: " + ", ".join(f"{r} {n}" for r, n in reasons))
+            lines.append(f"  quarantine reasons ({sum(n for _, n in reasons):,} rows): "
+                         + ", ".join(f"{r} {n:,}" for r, n in reasons))
         lines += ["", f"Cross-area contribution in {period} (won amount credited, by department; top contributor):"]
         rows = con.execute(
             """WITH d AS (SELECT department, sum(credit) AS credit, count(DISTINCT opportunity_id) AS opps

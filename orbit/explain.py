@@ -14,6 +14,7 @@ from fractions import Fraction
 
 import duckdb
 
+from transforms.periods import check_period_kind, parse_period
 from warehouse.db import query_frame
 
 
@@ -21,12 +22,27 @@ class NothingToExplain(LookupError):
     pass
 
 
+def not_evaluated_hint(period: str, evaluated: list[str]) -> str:
+    """What to do about a period with no results, given the ``evaluated`` ones: never a command that would be
+    refused (a month on a quarterly plan points at its quarter)."""
+    if not evaluated:
+        return "nothing has been evaluated yet; run `orbit run`"
+    kind = parse_period(evaluated[0]).kind
+    try:
+        check_period_kind(period, kind)
+    except ValueError as e:
+        return str(e)
+    span = evaluated[0] if len(evaluated) == 1 else f"{evaluated[0]} to {evaluated[-1]}"
+    return (f"period {period} has not been evaluated (evaluated: {span}); `orbit evaluate --period {period}` "
+            "evaluates it if it holds data")
+
+
 def gather_explanation(con: duckdb.DuckDBPyConnection, employee: str, period: str) -> dict:
     score = query_frame(con, "SELECT * FROM bonus_lines WHERE employee_id = ? AND period = ?", [employee, period])
     if score.height == 0:
         known = con.execute("SELECT count(*) FROM bonus_lines WHERE period = ?", [period]).fetchall()[0][0]
-        hint = (f"{employee} was not employed in {period}" if known
-                else f"period {period} has not been evaluated; run `orbit evaluate --period {period}`")
+        evaluated = [p for (p,) in con.execute("SELECT DISTINCT period FROM bonus_lines ORDER BY 1").fetchall()]
+        hint = (f"{employee} was not employed in {period}" if known else not_evaluated_hint(period, evaluated))
         raise NothingToExplain(f"nothing to explain for {employee} in {period}: {hint}")
     s = score.row(0, named=True)
     incomplete_reason = con.execute(

@@ -146,3 +146,19 @@ def test_demo_leaves_the_home_owner_only_but_the_snapshot(tmp_path):
     assert files and {str(f.relative_to(home)): mode(f) for f in files} == \
         {str(f.relative_to(home)): 0o600 for f in files}
     assert not (tmp_path / "prefect-home").exists() and not (home / "prefect").exists()
+
+
+def test_an_empty_landing_is_said_as_such(tmp_path, monkeypatch):
+    monkeypatch.setenv("ORBIT_HOME", str(tmp_path / "home"))
+    empty = runner.invoke(app, ["ingest"])
+    assert empty.exit_code == 0, empty.output
+    assert "landing/ is empty: no file delivered to" in empty.output
+    folder = tmp_path / "home" / "landing" / "feedback"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "feedback.csv").write_text("survey_id,customer_id,responded_at,score\nS1,C1,2026-05-02T10:00:00Z,9\n")
+    first = runner.invoke(app, ["ingest"])
+    assert first.exit_code == 0 and "feedback/feedback.csv" in first.output, first.output
+    for verb in ("ingest", "run"):
+        again = runner.invoke(app, [verb])
+        assert again.exit_code == 0, again.output
+        assert "no new files in landing/ (1 file(s) there were ingested before)" in again.output

@@ -90,9 +90,21 @@ def test_an_incomplete_row_says_why(con):
 def test_nothing_to_explain_says_what_to_do(con):
     with pytest.raises(NothingToExplain, match="E9 was not employed in 2026-Q1"):
         gather_explanation(con, "E9", tiny_org.PERIOD)
-    with pytest.raises(NothingToExplain, match=r"period 2025-Q4 has not been evaluated; run `orbit evaluate "
-                                               r"--period 2025-Q4`"):
+    with pytest.raises(NothingToExplain, match=r"period 2025-Q4 has not been evaluated \(evaluated: 2026-Q1\); "
+                                               r"`orbit evaluate --period 2025-Q4` evaluates it if it holds data"):
         gather_explanation(con, "E1", "2025-Q4")
+    # a month on a quarterly plan: never suggest `orbit evaluate --period 2026-02`, which would be refused
+    with pytest.raises(NothingToExplain) as err:
+        gather_explanation(con, "E1", "2026-02")
+    assert str(err.value) == ("nothing to explain for E1 in 2026-02: period 2026-02 is a month, but the plan "
+                              "evaluates by quarter: use 2026-Q1")
+
+
+def test_with_nothing_evaluated_the_hint_is_to_run(tmp_path):
+    from warehouse.db import open_warehouse
+
+    with open_warehouse(tmp_path / "w.duckdb") as empty, pytest.raises(NothingToExplain, match="run `orbit run`"):
+        gather_explanation(empty, "E1", "2026-Q1")
 
 
 def test_more_than_twenty_opportunities_are_cut_short():
