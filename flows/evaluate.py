@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flows.common import content_hash, plan_bytes, run_logger
 from flows.engine import NO_CACHE, flow, task
@@ -11,7 +11,7 @@ from schemas.plan import PlanSet
 from transforms.coverage import data_extent, no_data_message
 from transforms.evaluation import EVALUATION_COLUMNS, PeriodResult, evaluate_period, find_periods
 from transforms.periods import check_period_kind
-from transforms.quality import find_orphans
+from transforms.quality import find_problems, unknown_types, unused_plan_activity_types
 from transforms.restatement import compare_figures, has_changes, restate_period
 from warehouse import clock
 from warehouse.db import open_warehouse
@@ -31,6 +31,8 @@ class EvaluationSummary:
     kept: list[str]  # closed: results frozen
     pending: list[str]  # closed, and the new data would change them (pending restatement)
     restated: list[str]  # reopened with a restatement
+    unknown_activity_types: list[str] = field(default_factory=list)  # types that pay nothing, one line each
+    unused_activity_types: list[str] = field(default_factory=list)  # plan types no loaded activity carries
 
 
 @task(retries=2, retry_delay_seconds=[1, 5], **_TASK)
@@ -115,11 +117,17 @@ def evaluate_flow(home: Home, plans: PlanSet, periods: list[str] | None = None,
     pending, restatements = compare_closed(results, closed, restate, run_id, started)
     for label in set(restate) - {r.period for r in restatements}:
         raise PeriodStateError(f"period {label} could not be recomputed (no plan in force); it stays closed")
-    quality = find_orphans(frames, sorted({m for p in plans.plans for m in p.metrics}))
+    quality = find_problems(frames, plans)
+    in_force = list({id(r.plan): r.plan for r in results}.values())
+    unknown = [u.message() for u in unknown_types(quality, in_force)]
+    unused = unused_plan_activity_types(frames["activities"], in_force)
+    for line in unknown + unused:
+        logger.warning("%s", line)
     written = write_results(home, results, run_id, hashes, quality, started, pending, restatements)
     flagged = sorted(p for p, v in pending.items() if v)
     if flagged:
         logger.warning("closed period(s) %s kept; the new data would change them (pending restatement)",
                        ", ".join(flagged))
     logger.info("evaluated %d period(s), run %s", len(written), run_id[:12])
-    return EvaluationSummary(run_id, written, skipped, sorted(pending), flagged, [r.period for r in restatements])
+    return EvaluationSummary(run_id, written, skipped, sorted(pending), flagged, [r.period for r in restatements],
+                             unknown, unused)

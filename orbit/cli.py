@@ -113,7 +113,10 @@ def _nothing_new(home: Home) -> str:
 
 
 def _echo_closed(summary) -> None:
-    """Closed periods an evaluation left frozen, and those the new data would change."""
+    """Closed periods an evaluation left frozen, and those the new data would change; activity types
+    that pay nothing and plan activity types no activity carries."""
+    for line in [*summary.unknown_activity_types, *summary.unused_activity_types]:
+        typer.secho(f"warning: {line}", fg=typer.colors.YELLOW)
     if summary.kept:
         typer.echo(f"closed, results kept: {', '.join(summary.kept)}")
     if summary.pending:

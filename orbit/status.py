@@ -10,7 +10,9 @@ from __future__ import annotations
 import duckdb
 
 from schemas.contracts import DATASETS
+from transforms.quality import UNKNOWN_ACTIVITY_TYPE, unknown_types
 from warehouse.home import Home
+from warehouse.read import data_quality_findings
 
 _TIME_COLUMN = {"employees": "effective_from", "opportunities": "created_at", "activities": "occurred_at",
                 "measurements": "measured_at", "feedback": "responded_at", "targets": None}
@@ -60,6 +62,9 @@ def render_status(home: Home, *, server: bool = False) -> str:
             out += ["", "Recent failures (the snapshot stays the last good one):"]
             out.append(_table([(k, str(t)[:19], e, _short(m), r or "") for k, t, e, m, r in failures],
                               ["kind", "failed", "error", "message", "flow run"]) if failures else "  none")
+        unknown = unknown_types(data_quality_findings(con, UNKNOWN_ACTIVITY_TYPE))
+        out += ["", "Activity types that pay nothing (neither the engine nor the plan counts them):"]
+        out += [f"  {u.message()}" for u in unknown] or ["  none"]
         out += ["", "Periods:"]
         periods = _periods(con)
         out.append(_table([p[:-1] for p in periods], ["period", "state", "employees", "incomplete", "plan", "closed",

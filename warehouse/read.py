@@ -9,6 +9,7 @@ import polars as pl
 
 from schemas.contracts import DATASETS
 from schemas.derive import polars_schema
+from schemas.marts import frame_schema
 from transforms.coverage import DATA_COLUMNS, no_data_message
 from transforms.periods import Period
 from warehouse.db import query_frame
@@ -60,3 +61,13 @@ def period_data_check(con: duckdb.DuckDBPyConnection, period: Period, tz: str) -
     if data_extent(con, period.start_utc(tz), period.end_utc(tz))[0] is not None:
         return None
     return no_data_message(period.label, data_extent(con), tz)
+def data_quality_findings(con: duckdb.DuckDBPyConnection, check: str) -> pl.DataFrame:
+    """The ``data_quality`` rows of one check (of the warehouse or a snapshot), with the declared columns
+    a transform produces; empty when the table does not exist yet."""
+    schema = frame_schema("data_quality")
+    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'data_quality' "
+                       "AND table_schema = 'main'").fetchall()[0][0]:
+        return pl.DataFrame(schema=schema)
+    cols = ", ".join(f'"{c}"' for c in schema)
+    frame = query_frame(con, f'SELECT {cols} FROM data_quality WHERE "check" = ? ORDER BY period, examples', [check])
+    return frame.cast(schema) if frame.height else pl.DataFrame(schema=schema)
