@@ -19,7 +19,7 @@ from transforms.attribution import (
     CREDITS_SCHEMA,
     DEPARTMENT_VALUES_SCHEMA,
     MODELS,
-    TOUCH_COLUMNS,
+    TOUCH_FRAME_COLUMNS,
     allocate_cents,
     attribute_credits,
     build_touches,
@@ -158,7 +158,7 @@ def test_build_touches_window_is_inclusive_and_outside_touches_are_ignored():
         ]
     )
     t = build_touches(opps, acts, 30)
-    assert t.columns == list(TOUCH_COLUMNS)
+    assert t.columns == list(TOUCH_FRAME_COLUMNS)
     assert t["event_id"].to_list() == ["a_edge_old", "a_edge_new", "a_lost"]
     assert t.schema["amount"] == pl.Decimal(18, 2)
     assert t.schema["occurred_at"] == pl.Datetime("us", "UTC")

@@ -36,7 +36,7 @@ from transforms.attribution.common import (
     HEURISTIC_MODELS,
     MODELS,
     SHARE_DECIMALS,
-    TOUCH_COLUMNS,
+    TOUCH_FRAME_COLUMNS,
     UNKNOWN_DEPARTMENT,
 )
 from transforms.attribution.engine import attribute_credits
@@ -52,7 +52,7 @@ __all__ = [
     "HEURISTIC_MODELS",
     "MODELS",
     "SHARE_DECIMALS",
-    "TOUCH_COLUMNS",
+    "TOUCH_FRAME_COLUMNS",
     "UNKNOWN_DEPARTMENT",
     "allocate_cents",
     "attribute_credits",

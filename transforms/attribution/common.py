@@ -21,7 +21,8 @@ SHARE_SCALE = 10**SHARE_DECIMALS
 #: Bound below which the vectorised Int128 allocation cannot overflow.
 INT128_SAFE = 1 << 125
 
-TOUCH_COLUMNS = (
+#: The columns of a touch frame (build_touches); not the event-time columns that date a row for periods.
+TOUCH_FRAME_COLUMNS = (
     "opportunity_id",
     "stage",
     "amount",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from schemas.contracts import CLOSED_STAGES
-from transforms.attribution.common import TOUCH_COLUMNS, TOUCH_ORDER
+from transforms.attribution.common import TOUCH_FRAME_COLUMNS, TOUCH_ORDER
 
 
 def build_touches(opportunities: pl.DataFrame, activities: pl.DataFrame, lookback_days: int) -> pl.DataFrame:
@@ -13,7 +13,7 @@ def build_touches(opportunities: pl.DataFrame, activities: pl.DataFrame, lookbac
 
     A touch is an activity carrying the opportunity's id with
     ``closed_at - lookback_days <= occurred_at <= closed_at`` (both ends
-    inclusive; a day is 24 hours of UTC time). Columns: ``TOUCH_COLUMNS`` with
+    inclusive; a day is 24 hours of UTC time). Columns: ``TOUCH_FRAME_COLUMNS`` with
     the input dtypes; rows sorted by (opportunity_id, occurred_at, event_id).
     """
     if lookback_days < 0:
@@ -34,7 +34,7 @@ def build_touches(opportunities: pl.DataFrame, activities: pl.DataFrame, lookbac
             (pl.col("occurred_at") <= pl.col("closed_at"))
             & (pl.col("occurred_at") >= pl.col("closed_at") - pl.duration(days=lookback_days))
         )
-        .select(TOUCH_COLUMNS)
+        .select(TOUCH_FRAME_COLUMNS)
         .sort(TOUCH_ORDER)
         .collect()
     )
