@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from schemas.contracts import ENGINE_ACTIVITY_TYPES
+
 
 @dataclass(frozen=True)
 class Role:
@@ -86,9 +88,10 @@ BULK: tuple[tuple[str, tuple[str, ...], str, float, str, bool, str, str], ...] =
 GENERIC_BULK_RATE = 0.5  # customer_call per workday for departments without a profile
 TRAINING_RATE = 1 / 63  # training_completed per workday, everyone (~one per quarter)
 
+#: The contract's vocabulary, then types of the generator's own that no default plan metric counts (they
+#: show as `unknown_activity_type` in data_quality, as a department's unrecognised work would).
 ACTIVITY_TYPES = (
-    "lead_handoff", "first_contact", "lead_referred", "meeting_held", "ticket_resolved",
-    "delivery_completed", "invoice_issued", "customer_call", "training_completed",
+    *ENGINE_ACTIVITY_TYPES,
     "credit_approved", "candidate_interviewed", "work_order_completed", "incident_resolved",
 )
 TYPE_INDEX = {name: i for i, name in enumerate(ACTIVITY_TYPES)}
