@@ -437,8 +437,10 @@ def diagnose(
 def report(
     period: Annotated[str, typer.Option("--period", help="period such as 2026-Q3")],
     out: Annotated[Path | None, typer.Option("--out", help="HTML file or folder (default: $ORBIT_HOME/reports/report_<period>.html)")] = None,
+    plan: PlanOpt = None,
 ) -> None:
-    """A self-contained HTML report of one period with charts (reads the published snapshot only)."""
+    """A self-contained HTML report of one period with charts (reads the published snapshot only; department
+    and metric labels from the plan)."""
     from orbit.report import ReportError, default_report_path, write_report
 
     label = _period(period)
@@ -446,7 +448,7 @@ def report(
     if out is not None and out.is_dir():
         out = out / default_report_path(home, label).name
     try:
-        path = write_report(home.published, label, out or default_report_path(home, label))
+        path = write_report(home.published, label, out or default_report_path(home, label), _plans(plan))
     except ReportError as e:
         raise _fail(str(e)) from None
     typer.echo(f"wrote {path}")

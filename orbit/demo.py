@@ -6,7 +6,7 @@ import datetime as dt
 
 import duckdb
 
-from schemas.plan import PlanSet
+from schemas.plan import PlanSet, readable
 from transforms.periods import period_of
 from warehouse.home import Home
 
@@ -32,11 +32,13 @@ def run_demo(home: Home, plans: PlanSet, *, employees: int, months: int, seed: i
     run_flow(home, plans)
     period = last_complete_period(end, plans.base.period).label
     export = export_bonus_flow(home, period, "csv", None, True)
-    report = write_report(home.published, period, default_report_path(home, period))
-    return summarize(home, period, export, report)
+    report = write_report(home.published, period, default_report_path(home, period), plans)
+    return summarize(home, period, export, report, plans)
 
 
-def summarize(home: Home, period: str, export, report) -> str:
+def summarize(home: Home, period: str, export, report, plans: PlanSet | None = None) -> str:
+    """The demo's summary from the published snapshot; departments by their labels in ``plans``."""
+    label = plans.base.department_label if plans is not None else readable
     con = duckdb.connect(str(home.published), read_only=True)
     try:
         lines = [f"Orbit demo — {home.root}", "", "Ingested (rows read = loaded + quarantined + duplicate):"]
@@ -62,7 +64,7 @@ def summarize(home: Home, period: str, export, report) -> str:
             [period, period],
         ).fetchall()
         for dept, credit, opps, top, top_credit in rows:
-            lines.append(f"  {dept:<17} {credit:>14,.2f} over {opps:>4} deals   top: {top} ({top_credit:,.2f})")
+            lines.append(f"  {label(dept):<17} {credit:>14,.2f} over {opps:>4} deals   top: {top} ({top_credit:,.2f})")
         score = con.execute(
             "SELECT count(*), avg(composite), count(*) FILTER (WHERE incomplete) FROM employee_scores WHERE period = ?",
             [period]).fetchall()[0]

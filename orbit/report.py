@@ -22,7 +22,9 @@ import polars as pl
 from plotly.offline import get_plotlyjs
 
 from orbit.diagnose import figure_text
+from schemas.plan import PlanSet, readable
 from transforms import report as shape
+from transforms.periods import parse_period
 from warehouse.db import connect, query_frame
 from warehouse.funnel import missing_data_rows, published_funnel
 from warehouse.home import Home
@@ -61,6 +63,9 @@ class ReportData:
     orphans: pl.DataFrame
     funnel: pl.DataFrame | None = None  # revenue_funnel rows (None: not published)
     missing: pl.DataFrame | None = None  # employees whose result a missing metric changed
+    start: dt.date | None = None  # the period's first and last day
+    end: dt.date | None = None
+    status: tuple[tuple[str, str], ...] = ()  # (css class, words): open / closed / pending / partial / data days
 
 
 @dataclass(frozen=True)
@@ -94,8 +99,9 @@ def _open_snapshot(snapshot: Path):
     raise ReportError(f"{snapshot} keeps being replaced; try again when publishing has finished")
 
 
-def read_report_data(snapshot: Path, period: str) -> ReportData:
-    """One period's marts from the published snapshot, shaped for the page."""
+def read_report_data(snapshot: Path, period: str, plans: PlanSet | None = None) -> ReportData:
+    """One period's marts from the published snapshot, shaped for the page; departments and metrics by the
+    labels of the plan in force for the period (``plans``; the ids made readable without one)."""
     con, published_at = _open_snapshot(snapshot)
     try:
         periods = [p for (p,) in con.execute("SELECT DISTINCT period FROM employee_scores ORDER BY period").fetchall()]
@@ -127,9 +133,43 @@ def read_report_data(snapshot: Path, period: str) -> ReportData:
                 con, 'SELECT "check", dataset, rows FROM data_quality WHERE rows > 0 '
                      'AND (period IS NULL OR period = ?) ORDER BY rows DESC, dataset, "check"', p),
         )
-        return replace(data, funnel=published_funnel(con, period), missing=missing_data_rows(con, period))
+        data = replace(data, funnel=published_funnel(con, period), missing=missing_data_rows(con, period))
+        bounds = parse_period(period)
+        status = query_frame(con, "SELECT * FROM period_status WHERE period = ?", p).to_dicts() \
+            if _has_table(con, "period_status") else []
+        data = replace(data, start=bounds.start, end=bounds.end,
+                       status=tuple(shape.period_status_words(status[0] if status else None, bounds.start,
+                                                              bounds.end)))
+        return _with_labels(data, plans, bounds.start)
     finally:
         con.close()
+
+
+def _has_table(con, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name])
+                .fetchall()[0][0])
+
+
+def _with_labels(data: ReportData, plans: PlanSet | None, start: dt.date) -> ReportData:
+    """Every department and metric id of the page replaced by its label for people."""
+    plan = (plans.for_period_start(start) or plans.base) if plans is not None else None
+    ids = set(data.departments["department"].to_list()) | set(data.composites["department"].unique().to_list()) \
+        | set(data.achievement["department"].to_list()) | set(data.contribution["department"].to_list())
+    metrics = {c for c in data.achievement.columns if c != "department"}
+    if data.missing is not None:
+        ids |= set(data.missing["department"].to_list())
+        metrics |= set(data.missing["metric"].to_list())
+    depts = {d: plan.department_label(d) if plan else readable(d) for d in ids}
+    names = {m: plan.metric_label(m) if plan else readable(m) for m in metrics}
+    return replace(
+        data,
+        achievement=shape.relabel_columns(shape.relabel(data.achievement, "department", depts), names),
+        contribution=shape.relabel(data.contribution, "department", depts),
+        composites=shape.relabel(data.composites, "department", depts),
+        departments=shape.relabel(data.departments, "department", depts),
+        missing=None if data.missing is None else shape.relabel(shape.relabel(data.missing, "department", depts),
+                                                                "metric", names),
+    )
 
 
 # --------------------------------------------------------------------------- charts
@@ -359,7 +399,11 @@ _CSS = """
 *{box-sizing:border-box} body{margin:0;background:#f4f6f9;color:#1d2733;font:15px/1.5 %(font)s}
 main{max-width:1180px;margin:0 auto;padding:28px 24px 40px}
 header{background:#1f4e79;color:#fff;border-radius:10px;padding:22px 26px;margin-bottom:20px}
-header h1{margin:0 0 4px;font-size:26px} header p{margin:0;opacity:.9}
+header h1{margin:0 0 4px;font-size:26px} header p{margin:0;opacity:.9} header p.dates{font-size:17px;opacity:1}
+ul.status{list-style:none;margin:10px 0;padding:0;display:flex;flex-wrap:wrap;gap:8px}
+ul.status li{border-radius:14px;padding:3px 12px;font-size:13px;font-weight:600;background:rgba(255,255,255,.18)}
+ul.status li.closed{background:#2e7d32} ul.status li.open{background:#3d6fa0}
+ul.status li.pending{background:#e8803a} ul.status li.partial{background:#c62828}
 dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:14px 0 0;font-size:13px}
 dl.meta dt{opacity:.75} dl.meta dd{margin:0;word-break:break-all} code{font-size:12px}
 .kpis{display:grid;grid-template-columns:repeat(4,1fr);gap:14px;margin-bottom:20px}
@@ -434,6 +478,10 @@ def render_report(data: ReportData) -> str:
         f"<script>{get_plotlyjs()}</script>",
         "</head><body><main>",
         f"<header><h1>Orbit report — {html.escape(data.period)}</h1>"
+        + (f'<p class="dates">{shape.day_text(data.start)} – {shape.day_text(data.end)}</p>'
+           if data.start and data.end else "")
+        + '<ul class="status">' + "".join(f'<li class="{c}">{html.escape(w)}</li>' for c, w in data.status)
+        + "</ul>"
         "<p>How every department contributed to the period's commercial results.</p><dl class=\"meta\">"
         + "".join(f"<dt>{k}</dt><dd>{html.escape(v)}</dd>" for k, v in meta) + "</dl></header>",
         '<div class="kpis">' + "".join(f'<div class="kpi"><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>'
@@ -448,9 +496,10 @@ def render_report(data: ReportData) -> str:
     ])
 
 
-def write_report(snapshot: Path, period: str, out: Path) -> Path:
-    """Render the report of ``period`` and write it to ``out`` atomically. Returns the path written."""
-    page = render_report(read_report_data(snapshot, period))
+def write_report(snapshot: Path, period: str, out: Path, plans: PlanSet | None = None) -> Path:
+    """Render the report of ``period`` (labels from ``plans``) and write it to ``out`` atomically. Returns the
+    path written."""
+    page = render_report(read_report_data(snapshot, period, plans))
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")

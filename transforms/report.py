@@ -106,3 +106,48 @@ def rank_quarantine_reasons(reasons: pl.DataFrame) -> pl.DataFrame:
     return (reasons.select("reason", "dataset", pl.col("rows").cast(pl.Int64))
             .with_columns(pl.col("rows").sum().over("reason").alias("reason_rows"))
             .sort(["reason_rows", "reason", "dataset"], descending=[True, False, False]))
+
+
+def relabel(frame: pl.DataFrame, column: str, labels: dict[str, str]) -> pl.DataFrame:
+    """``frame`` with the ids in ``column`` replaced by their labels (an id without one is kept)."""
+    if frame.height == 0 or not labels or column not in frame.columns:
+        return frame
+    return frame.with_columns(pl.col(column).replace(labels))
+
+
+def relabel_columns(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
+    """``frame`` with the columns named by an id renamed to its label (the achievement grid's metrics)."""
+    return frame.rename({c: labels[c] for c in frame.columns if c in labels})
+
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+
+
+def day_text(day) -> str:
+    """``2026-07-01`` -> "1 July 2026" (English month names, whatever the machine's locale)."""
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def period_status_words(status: dict | None, start, end) -> list[tuple[str, str]]:
+    """The period's status for people: (css class, words), first the state, then what qualifies it —
+    pending restatement, partial and why, the days with data. ``status``: its ``period_status`` row (None
+    when the snapshot has none: open)."""
+    status = status or {}
+    words = []
+    if status.get("state") == "closed":
+        when = status.get("closed_at")
+        words.append(("closed", "Closed" + (f" on {day_text(when.date())}" if when else "")
+                      + (f" by {status['closed_by']}" if status.get("closed_by") else "")))
+        if status.get("pending_restatement"):
+            since = status.get("pending_since")
+            words.append(("pending", "Pending restatement: later data would change its results"
+                          + (f" (since {day_text(since.date())})" if since else "")))
+    else:
+        words.append(("open", "Open: its results may still change"))
+    if status.get("partial"):
+        words.append(("partial", f"Partial: {status.get('partial_reason') or 'its data does not cover all of it'}"))
+    first, last = status.get("first_data_day"), status.get("last_data_day")
+    if first and last and (first, last) != (start, end):
+        words.append(("data", f"Data from {day_text(first)} to {day_text(last)}"))
+    return words

@@ -115,6 +115,22 @@ def test_report_is_deterministic_and_holds_no_names_or_bonus_money(pipeline, mon
         assert f"{amount:,.2f}" not in body and str(amount) not in body
 
 
+def test_report_opens_with_the_periods_dates_and_status_and_speaks_in_labels(pipeline, monkeypatch, tmp_path):
+    home, _ = pipeline
+    out = tmp_path / "r.html"
+    assert _report(home, monkeypatch, "--period", PERIOD, "--out", str(out)).exit_code == 0
+    body = _body(out.read_text())
+    header = body[body.index("<header>"):body.index("</header>")]
+    assert '<p class="dates">1 July 2026 – 30 September 2026</p>' in header
+    assert '<li class="open">Open: its results may still change</li>' in header
+    assert "Partial" not in header  # the data covers the whole quarter, which has ended
+    # the default plan's labels, never the ids, in the charts and tables
+    for label in ("Customer service", "Days to invoice", "On-time delivery", "Company revenue"):
+        assert label in body, label
+    for ident in ("customer_service", "days_to_invoice", "on_time", "company_revenue"):
+        assert ident not in body, ident
+
+
 def test_report_into_a_folder(pipeline, monkeypatch, tmp_path):
     home, _ = pipeline
     result = _report(home, monkeypatch, "--period", PERIOD, "--out", str(tmp_path))
@@ -169,4 +185,4 @@ def test_a_period_without_wins_or_quarantine_gets_notes_instead_of_empty_charts(
     assert re.findall(r'<div id="(chart-[a-z]+)"', page) == ["chart-achievement", "chart-composites", "chart-quality"]
     assert "No opportunity was won in this period." in page and "No row was quarantined." in page
     assert "<b>n/a</b><span>of the credit earned outside sales</span>" in page and "<b>0.00 EUR</b>" in page
-    assert "<tr><td>hr</td><td class=n>2</td><td class=n>0.600</td>" in page
+    assert "<tr><td>hr</td><td class=n>2</td><td class=n>0.600</td>" in page  # no plan: ReportData as given

@@ -113,3 +113,36 @@ def test_rank_quarantine_reasons_most_frequent_first():
     assert out.select("reason", "dataset", "reason_rows").rows() == [
         ("null_key", "activities", 6), ("null_key", "feedback", 6),
         ("bad_type", "activities", 4), ("bad_type", "feedback", 4)]
+
+
+def test_period_status_words_for_people():
+    import datetime as dt
+
+    from transforms.report import day_text, period_status_words
+
+    start, end = dt.date(2026, 10, 1), dt.date(2026, 12, 31)
+    assert day_text(start) == "1 October 2026"
+    assert period_status_words(None, start, end) == [("open", "Open: its results may still change")]
+    closed = {"state": "closed", "closed_at": dt.datetime(2027, 1, 5, 9, tzinfo=dt.timezone.utc),
+              "closed_by": "hr", "pending_restatement": True,
+              "pending_since": dt.datetime(2027, 1, 20, tzinfo=dt.timezone.utc), "partial": True,
+              "partial_reason": "its data starts on 2026-12-01, after its first day 2026-10-01",
+              "first_data_day": dt.date(2026, 12, 1), "last_data_day": end}
+    assert period_status_words(closed, start, end) == [
+        ("closed", "Closed on 5 January 2027 by hr"),
+        ("pending", "Pending restatement: later data would change its results (since 20 January 2027)"),
+        ("partial", "Partial: its data starts on 2026-12-01, after its first day 2026-10-01"),
+        ("data", "Data from 1 December 2026 to 31 December 2026"),
+    ]
+    complete = {"state": "open", "partial": False, "first_data_day": start, "last_data_day": end}
+    assert period_status_words(complete, start, end) == [("open", "Open: its results may still change")]
+
+
+def test_relabel_replaces_ids_and_keeps_unknown_ones():
+    from transforms.report import relabel, relabel_columns
+
+    frame = pl.DataFrame({"department": ["customer_service", "other"], "days_to_invoice": [0.5, None]})
+    out = relabel_columns(relabel(frame, "department", {"customer_service": "Customer service"}),
+                          {"days_to_invoice": "Days to invoice"})
+    assert out.columns == ["department", "Days to invoice"]
+    assert out["department"].to_list() == ["Customer service", "other"]
