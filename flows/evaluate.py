@@ -27,7 +27,7 @@ _TASK = dict(persist_result=False, cache_policy=NO_CACHE)
 class EvaluationSummary:
     run_id: str
     periods: list[str]  # written
-    skipped: list[str]  # no plan in force
+    skipped: list[str]  # no data, or no plan in force
     kept: list[str]  # closed: results frozen
     pending: list[str]  # closed, and the new data would change them (pending restatement)
     restated: list[str]  # reopened with a restatement
@@ -85,7 +85,8 @@ def evaluate_flow(home: Home, plans: PlanSet, periods: list[str] | None = None,
     """Evaluate open periods. A closed period keeps its results: it is only compared with what the new data
     gives, and flagged pending restatement when they differ — unless it is in ``restate`` (period -> reason),
     which reopens it with the new results and per-employee restatement rows. ``periods`` asked for must be
-    of the plan's kind and hold data (else :class:`PeriodStateError`, nothing written). ``today`` (default:
+    of the plan's kind; a period without data is skipped (never written as a period of all-incomplete
+    employees). ``today`` (default:
     :func:`warehouse.clock.today`) decides which periods have not ended (partial)."""
     logger = run_logger()
     started = dt.datetime.now(dt.timezone.utc)
@@ -98,13 +99,15 @@ def evaluate_flow(home: Home, plans: PlanSet, periods: list[str] | None = None,
     today = today or clock.today(base.timezone)
     wanted = ([check_period_kind(p, base.period) for p in periods] if periods
               else find_periods(frames, base.timezone, base.period))
-    if periods:
-        extent = data_extent(frames)
-        for period in wanted:
-            if not data_extent(frames, period.start_utc(base.timezone), period.end_utc(base.timezone))[0]:
-                raise PeriodStateError(no_data_message(period.label, extent, base.timezone))
+    extent = data_extent(frames)
     results, skipped = [], []
     for period in wanted:
+        if not data_extent(frames, period.start_utc(base.timezone), period.end_utc(base.timezone))[0]:
+            # nothing to evaluate: a period touched only through a window or a target, or a gap in the data
+            # (`orbit evaluate --period P` refuses such a period before it starts)
+            logger.info("%s; not evaluated", no_data_message(period.label, extent, base.timezone))
+            skipped.append(period.label)
+            continue
         plan = plans.for_period_start(period.start)
         if plan is None:
             logger.warning("no plan in force on %s; period %s not evaluated", period.start, period.label)

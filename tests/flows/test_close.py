@@ -78,6 +78,8 @@ def scenario(prefect_harness, default_plans, tmp_path_factory):
     s["evaluate_month"] = _cli("evaluate", "--period", "2026-08")
     s["evaluate_no_data"] = _cli("evaluate", "--period", "2024-Q1")
     s["after_refusals"] = _warehouse_state(home)
+    from flows.evaluate import evaluate_flow  # as an arrival run does, with periods touched through a window
+    s["evaluate_touched"] = evaluate_flow(home, default_plans, ["2024-Q1", CLOSED])
     s["status_before_close"] = _cli("export", "bonus", "--period", CLOSED)
     s["close"] = _cli("close", "--period", CLOSED)
     s["close_again"] = _cli("close", "--period", CLOSED)
@@ -244,3 +246,11 @@ def test_complete_quarters_are_not_partial_and_say_which_days_their_data_covers(
     scores = _published(scenario["home"], "SELECT DISTINCT period, partial, first_data_day, last_data_day "
                                           "FROM employee_scores ORDER BY period")
     assert scores == rows
+
+
+def test_a_touched_period_without_data_is_skipped_not_written(scenario):
+    summary = scenario["evaluate_touched"]
+    assert summary.periods == [CLOSED] and summary.skipped == ["2024-Q1"]
+    with duckdb.connect(str(scenario["home"].warehouse), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM employee_scores WHERE period = '2024-Q1'").fetchall() == [(0,)]
+        assert con.execute("SELECT count(*) FROM period_status WHERE period = '2024-Q1'").fetchall() == [(0,)]
