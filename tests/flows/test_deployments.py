@@ -122,6 +122,11 @@ def test_an_arrival_run_ingests_what_is_waiting_in_order_evaluates_and_publishes
     for name in ("fresh.csv", "last.csv", "last.csv.done"):
         (home.landing / "activities" / name).unlink()
 
+    # a touched period without data (an opportunity dated before the data starts) is left out, not refused
+    evaluate_change_flow(str(home.root), str(DEFAULT_PLAN), ["2026-Q1", "2026-Q3"])
+    assert _rows(home.warehouse, "SELECT count(*) FROM run_failures") == [(0,)]
+    assert _rows(home.warehouse, "SELECT count(*) FROM employee_scores WHERE period = '2026-Q1'") == [(0,)]
+
 
 def test_a_failed_run_is_recorded_and_the_last_good_snapshot_stays(seeded):
     from orbit.status import render_status
