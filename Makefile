@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export GX_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: setup demo test test-fast browser spreadsheet lock bench bench-ingest bench-attribution clean
+.PHONY: setup demo test test-fast browser spreadsheet lock bench bench-ingest bench-verbs bench-attribution clean
 
 setup: $(STAMP)
 
@@ -60,6 +60,10 @@ lock: setup
 # Every verb at S, M and L against DuckDB's bare read (~15 min on 2 cores); BENCH_ARGS="--sizes S" for a quick run.
 bench: setup
 	$(VENV)/bin/python benchmarks/bench.py $(BENCH_ARGS)
+
+# One-off verbs on the demo company: wall vs work (VERBS_ARGS="--home DIR --repeat N").
+bench-verbs: setup
+	$(VENV)/bin/python benchmarks/verbs.py $(VERBS_ARGS)
 
 bench-ingest: setup
 	$(VENV)/bin/python benchmarks/ingest.py
