@@ -434,6 +434,46 @@ def diagnose(
 
 
 @app.command()
+def statements(
+    period: Annotated[str, typer.Option("--period", help="period such as 2026-Q3 (closed; --draft for an open one)")],
+    employee: Annotated[Optional[list[str]], typer.Option("--employee", help="employee_id (repeatable; default: every employee evaluated in the period)")] = None,
+    lang: Annotated[Optional[str], typer.Option("--lang", help="en, es or nl (default: the plan's language, else en)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="html or pdf")] = "html",
+    draft: Annotated[bool, typer.Option("--draft", help="statements of a period that is not closed, every page marked DRAFT")] = False,
+    plan: PlanOpt = None,
+) -> None:
+    """One statement per employee: their part in the commercial result, their matrix, the payout curve, the bonus
+    arithmetic, their trend and what would move their result most. Written owner-only to
+    $ORBIT_HOME/exports/statements/<period>/<employee_id>.html|.pdf, one audit row per batch."""
+    from flows.statements import plan_for, statements_flow
+    from orbit.i18n import LANGUAGES
+    from orbit.statements import renderer
+    from warehouse.db import open_warehouse
+    from warehouse.statements import StatementsError, check_statements
+
+    label = _period(period)
+    if fmt not in ("html", "pdf"):
+        raise _fail("--format must be html or pdf")
+    if lang is not None and lang not in LANGUAGES:
+        raise _fail(f"--lang must be one of {', '.join(LANGUAGES)}")
+    home = Home.from_env()
+    plans = _plans(plan)
+    if not home.warehouse.exists():
+        raise _fail(f"no warehouse at {home.warehouse}; run `orbit run` first")
+    try:
+        language = lang or plan_for(plans, label).language or "en"
+        with open_warehouse(home.warehouse, read_only=True) as con:
+            check_statements(con, label, draft)
+    except StatementsError as e:
+        raise _fail(str(e)) from None
+    except OSError as e:
+        raise _fail(str(e), code=1) from None
+    summary = _run(lambda: statements_flow(home, plans, label, employee or None, language, fmt, draft, renderer(fmt)))
+    typer.echo(f"wrote {summary.files} {fmt} statement(s) in {language} to {summary.folder} "
+               f"(audited; manifest sha256 {summary.manifest_sha256[:16]})")
+
+
+@app.command()
 def report(
     period: Annotated[str, typer.Option("--period", help="period such as 2026-Q3")],
     out: Annotated[Path | None, typer.Option("--out", help="HTML file or folder (default: $ORBIT_HOME/reports/report_<period>.html)")] = None,
@@ -514,13 +554,14 @@ def _run(fn):
     Without ``PREFECT_API_URL`` the flow runs directly (no Prefect API to start or report to)."""
     from flows.engine import direct, prefect_wanted
     from schemas.plan import PlanError
+    from warehouse.statements import StatementsError
 
     try:
         with _progress("working (-v shows the log)"), (contextlib.nullcontext() if prefect_wanted() else direct()):
             return fn()
     except typer.Exit:
         raise
-    except (PlanError, UsageProblem) as e:
+    except (PlanError, UsageProblem, StatementsError) as e:
         raise _fail(str(e)) from None
     except Exception as e:  # noqa: BLE001 - the CLI's last line of defence
         from flows.engine import stop_requested

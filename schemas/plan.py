@@ -199,6 +199,7 @@ class Plan(_Strict):
     payout_curve: tuple[tuple[Decimal, Decimal], ...] = Field(min_length=1)
     when_missing: MissingPolicy = "renormalise"
     funnel: Funnel = Funnel()
+    language: Literal["en", "es", "nl"] | None = None  # of statements (`orbit statements --lang` overrides it)
 
     @model_validator(mode="before")
     @classmethod
