@@ -96,7 +96,7 @@ def read_statement_inputs(con: duckdb.DuckDBPyConnection, period: str, *, employ
             FROM evaluation_matrix WHERE period = ?{where} ORDER BY employee_id, metric""",
         [period, *params],
     )
-    where, params = _id_filter("c.employee_id", employees)
+    where, params = _id_filter("employee_id", employees)
     credits = query_frame(
         con,
         f"""WITH c AS (SELECT * FROM attribution_credits WHERE period = ?{where})
