@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export GX_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: setup demo test test-fast browser spreadsheet lock bench bench-ingest bench-verbs bench-attribution clean
+.PHONY: setup demo test test-fast browser spreadsheet pdf-tools messages lock bench bench-ingest bench-verbs bench-attribution clean
 
 setup: $(STAMP)
 
@@ -27,7 +27,7 @@ demo: setup
 # The fast tests run on PYTEST_WORKERS processes (pytest-xdist); the slow ones (crash, serve, timing and
 # scale tests, which measure seconds) run one at a time afterwards.
 PYTEST_WORKERS ?= 2
-test: setup browser spreadsheet
+test: setup browser spreadsheet pdf-tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest -m "not slow" -n $(PYTEST_WORKERS)
@@ -51,6 +51,23 @@ spreadsheet:
 	  if [ "$$(id -u)" = 0 ]; then sudo=; else sudo="sudo -n"; fi; \
 	  { $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-calc; } \
 	  || echo "warning: could not install libreoffice-calc; the XLSX spreadsheet test will fail" >&2; }
+
+# Debian's Pango (WeasyPrint lays out the PDF statements with it), DejaVu fonts and poppler-utils (the tests
+# read the PDFs' text layer with pdftotext).
+pdf-tools:
+	@{ command -v pdftotext >/dev/null 2>&1 && ldconfig -p | grep -q libpangoft2-1.0 && fc-list | grep -qi dejavu; } || { \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; else sudo="sudo -n"; fi; \
+	  { $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core fontconfig poppler-utils; } \
+	  || echo "warning: could not install Pango/poppler-utils; PDF statements and their tests will fail" >&2; }
+
+# Statements' messages: extract them from the code and template into orbit/locale/orbit.pot and add new ones
+# to the es and nl catalogs (translators then fill in each msgstr in orbit/locale/<lang>/LC_MESSAGES/orbit.po).
+messages: setup
+	$(VENV)/bin/pybabel extract -F orbit/locale/babel.cfg -k N_ --no-location --sort-output --omit-header \
+	  -o orbit/locale/orbit.pot .
+	$(VENV)/bin/pybabel update -D orbit -i orbit/locale/orbit.pot -d orbit/locale --no-location --omit-header \
+	  --no-fuzzy-matching --width 120
 
 # Re-resolve the lock after editing pyproject.toml dependencies.
 lock: setup

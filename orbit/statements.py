@@ -201,6 +201,7 @@ def statement_view(s: Statement, plan: Plan, lang: str) -> dict:
             "weighted_score": fmt.number(m.weighted_score) if m.weighted_score is not None else "—",
             "included": m.included,
             "reason": _(REASONS[m.reason]) if m.reason in REASONS else m.reason,
+            "zeroed": m.included and m.when_missing == "zero",
         })
     left_out = [m for m in metrics if not m["included"]]
     b = s.bonus

@@ -55,8 +55,9 @@ class MetricLine:
     effective_weight: Fraction   # after renormalising over the metrics kept (0 when left out)
     weighted_score: Fraction | None
     included: bool
-    reason: str | None           # why the metric was left out (the evaluation's reason code)
+    reason: str | None           # why the metric is missing data (the evaluation's reason code)
     detail: str | None           # how the actual was made (the evaluation's words)
+    when_missing: str | None = None  # what the plan's missing-data policy did: renormalise | zero | hold
 
 
 @dataclass(frozen=True)
@@ -304,7 +305,7 @@ def build_statements(
                 capped=is_capped(actual, target, r["direction"], cap, ach), weight=to_fraction(r["weight"]),
                 effective_weight=_frac(r["effective_weight_exact"]) or Fraction(0),
                 weighted_score=_frac(r["weighted_score_exact"]), included=bool(r["included"]), reason=r["reason"],
-                detail=r["detail"],
+                detail=r["detail"], when_missing=r.get("when_missing"),
             ))
         scored = sum((m.weighted_score for m in lines if m.included and m.weighted_score is not None), Fraction(0))
         if lines and any(m.included for m in lines) and scored != composite:
@@ -322,12 +323,13 @@ def build_statements(
                 if fte * days != fte_days:  # a constant fte must give the fte-days
                     fte = None
         share = Fraction(p["period_share"]) if p["period_share"] else period.share
-        held = False
+        # a held bonus (the `hold` missing-data policy) is 0 by design: the stored multiplier is 0
+        held = (any(m.when_missing == "hold" for m in lines) or "hold" in (p.get("missing_policy") or "")
+                or (p["incomplete_reason"] or "").startswith("held"))
         if p["bonus_amount"] is not None and p["bonus_target"] is not None and fte_days is not None:
             expected = compute_bonus(p["bonus_target"], share, fte_days, int(p["days_in_period"] or period.days),
                                      multiplier)
-            held = expected != p["bonus_amount"] and p["bonus_amount"] == 0 and bool(p["incomplete"])
-            if expected != p["bonus_amount"] and not held:
+            if expected != p["bonus_amount"]:
                 raise StatementMismatch(f"{eid} {period.label}: the bonus arithmetic gives {expected}, the stored "
                                         f"bonus is {p['bonus_amount']}")
         bonus = Bonus(p["bonus_target"], share, fte_days, int(p["days_in_period"] or period.days), days, fte,

@@ -52,6 +52,15 @@ def _id_filter(column: str, employees: Sequence[str] | None) -> tuple[str, list]
     return f" AND list_contains(?, {column})", [list(employees)]
 
 
+def _optional(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], alias: str = "") -> str:
+    """``, col`` for each of ``columns`` that ``table`` has (marts gain columns over time), else ``, NULL AS col``."""
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = 'main'",
+        [table]).fetchall()}
+    prefix = f"{alias}." if alias else ""
+    return "".join(f", {prefix}{c}" if c in have else f", NULL AS {c}" for c in columns)
+
+
 def check_statements(con: duckdb.DuckDBPyConnection, period: str, draft: bool) -> str | None:
     """The run the statements of ``period`` come from; :class:`StatementsError` when they cannot be made."""
     if not con.execute("SELECT count(*) FROM bonus_lines WHERE period = ?", [period]).fetchall()[0][0]:
@@ -78,7 +87,8 @@ def read_statement_inputs(con: duckdb.DuckDBPyConnection, period: str, *, employ
         con,
         f"""SELECT b.employee_id, b.full_name, b.department, b.role, b.composite_exact, b.multiplier_exact,
                    b.bonus_target, b.period_share, b.fte_days, b.days_in_period, b.bonus_amount, b.currency,
-                   b.incomplete, s.incomplete_reason, b.plan_version, b.run_id
+                   b.incomplete, s.incomplete_reason{_optional(con, "employee_scores", ["missing_policy"], "s")},
+                   b.plan_version, b.run_id
             FROM bonus_lines b LEFT JOIN employee_scores s USING (period, employee_id)
             WHERE b.period = ?{where} ORDER BY b.employee_id""",
         [period, *params],
@@ -93,6 +103,7 @@ def read_statement_inputs(con: duckdb.DuckDBPyConnection, period: str, *, employ
         con,
         f"""SELECT employee_id, metric, direction, actual_exact, target, target_source, achievement_exact, cap, weight,
                    effective_weight_exact, weighted_score_exact, included, reason, detail
+                   {_optional(con, "evaluation_matrix", ["when_missing"])}
             FROM evaluation_matrix WHERE period = ?{where} ORDER BY employee_id, metric""",
         [period, *params],
     )

@@ -36,13 +36,14 @@ def _line(metric: str, ach: Fraction | None, ew: Fraction, included: bool = True
                       None if ach is None else ew * ach, included, None if included else "no_target", None)
 
 
-def _frames(*, composite="1", multiplier="1", bonus="500.00", incomplete=False, closing_ach="2"):
+def _frames(*, composite="1", multiplier="1", bonus="500.00", incomplete=False, closing_ach="2", policy=None):
     """One sales employee (E1, fte 0.5 all quarter) and two others' composites in the department."""
     people = pl.DataFrame([{
         "employee_id": "E1", "full_name": "Ana Uno", "department": "sales", "role": "seller",
         "composite_exact": composite, "multiplier_exact": multiplier, "bonus_target": D("4000.00"),
         "period_share": "1/4", "fte_days": D("46"), "days_in_period": 92, "bonus_amount": D(bonus),
         "currency": "EUR", "incomplete": incomplete, "incomplete_reason": None, "plan_version": "t.1", "run_id": "r" * 64,
+        "missing_policy": policy,
     }])
     matrix = pl.DataFrame([
         # closing: actual 0.6 vs 0.3 -> 2, capped 1.5; weighted 0.6 * 1.5 = 0.9
@@ -114,9 +115,11 @@ def test_figures_that_do_not_add_up_are_refused() -> None:
         build_statements(**_frames(bonus="500.01"))
 
 
-def test_a_held_bonus_is_shown_as_held_not_refused() -> None:
-    (s,) = build_statements(**_frames(bonus="0.00", incomplete=True))
-    assert s.bonus.held is True and s.bonus.amount == D("0.00")
+def test_a_held_bonus_is_shown_as_held() -> None:
+    (s,) = build_statements(**_frames(multiplier="0", bonus="0.00", incomplete=True, policy="hold"))
+    assert s.bonus.held is True and s.bonus.amount == D("0.00") and s.multiplier == 0
+    (s,) = build_statements(**_frames())
+    assert s.bonus.held is False
 
 
 def test_levers_order_and_what_they_leave_out() -> None:
