@@ -13,12 +13,10 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.common import run_logger, writing_run
 from schemas.plan import Plan, PlanSet
-from transforms.periods import parse_period
-from transforms.statements import Statement, build_statements, trend_periods
+from transforms.statements import Statement
 from warehouse.db import open_warehouse
 from warehouse.home import Home
-from warehouse.statements import (StatementsError, audit_statements, check_statements, read_statement_inputs,
-                                  write_statement_files)
+from warehouse.statements import audit_statements, check_statements, load_statements, write_statement_files
 
 #: (statements, plan, language) -> (employee_id, document bytes) per statement
 Renderer = Callable[[Sequence[Statement], Plan, str], list[tuple[str, bytes]]]
@@ -30,29 +28,6 @@ class StatementsSummary:
     files: int
     manifest_sha256: str
     audit_row_hash: str
-
-
-def plan_for(plans: PlanSet, period: str) -> Plan:
-    plan = plans.for_period_start(parse_period(period).start)
-    if plan is None:
-        raise StatementsError(f"no plan is in force for {period} (the earliest plan starts "
-                              f"{plans.base.effective_from})")
-    return plan
-
-
-def load_statements(con, plans: PlanSet, period: str, *, employees: Sequence[str] | None,
-                    draft: bool) -> tuple[Plan, list[Statement]]:
-    """The statement model of ``period`` for ``employees`` (None: all), read from an open warehouse."""
-    plan = plan_for(plans, period)
-    p = parse_period(period)
-    inputs = read_statement_inputs(con, period, employees=employees, trend_periods=trend_periods(p),
-                                   lookback_days=plan.attribution.lookback_days)
-    statements = build_statements(
-        plan=plan, period=p, status=inputs.status, people=inputs.people, matrix=inputs.matrix,
-        credits=inputs.credits, department_scores=inputs.department_scores,
-        department_credits=inputs.department_credits, trend=inputs.trend, roster=inputs.roster,
-        period_states=inputs.period_states, draft=draft)
-    return plan, statements
 
 
 @task(persist_result=False, cache_policy=NO_CACHE)

@@ -366,24 +366,33 @@ def reopen(
 def explain(
     employee: Annotated[str, typer.Option("--employee", help="employee_id")],
     period: Annotated[str, typer.Option("--period", help="period such as 2026-Q3")],
-    as_json: Annotated[bool, typer.Option("--json", help="the same breakdown as JSON")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="the same breakdown as JSON (every ratio as a decimal string beside the exact rational)")] = False,
+    lang: Annotated[Optional[str], typer.Option("--lang", help="en, es or nl: how numbers and money are written (default: the plan's language, else en)")] = None,
+    plan: PlanOpt = None,
 ) -> None:
-    """How an employee's figures were made: metrics, composite, multiplier, bonus, contribution."""
+    """How an employee's figures were made: metrics (capped ones marked), composite, where it sits on the payout
+    curve, the bonus arithmetic with fte and days employed, and the opportunities behind the contribution."""
     from orbit.explain import NothingToExplain, gather_explanation, render_explanation, to_json
+    from orbit.i18n import LANGUAGES
     from warehouse.db import open_warehouse
+    from warehouse.statements import StatementsError, plan_for
 
     label = _period(period)
+    if lang is not None and lang not in LANGUAGES:
+        raise _fail(f"--lang must be one of {', '.join(LANGUAGES)}")
+    plans = _plans(plan)
     home = Home.from_env()
     if not home.warehouse.exists():
         raise _fail(f"no warehouse at {home.warehouse}; run `orbit run` first")
     try:
+        language = lang or plan_for(plans, label).language or "en"
         with open_warehouse(home.warehouse, read_only=True) as con:
-            x = gather_explanation(con, employee, label)
-    except NothingToExplain as e:
+            plan_used, statement = gather_explanation(con, employee, label, plans)
+    except (NothingToExplain, StatementsError) as e:
         raise _fail(str(e)) from None
     except OSError as e:
         raise _fail(str(e), code=1) from None
-    typer.echo(to_json(x) if as_json else render_explanation(x))
+    typer.echo(to_json(statement) if as_json else render_explanation(plan_used, statement, language))
 
 
 @app.command()
@@ -445,11 +454,11 @@ def statements(
     """One statement per employee: their part in the commercial result, their matrix, the payout curve, the bonus
     arithmetic, their trend and what would move their result most. Written owner-only to
     $ORBIT_HOME/exports/statements/<period>/<employee_id>.html|.pdf, one audit row per batch."""
-    from flows.statements import plan_for, statements_flow
+    from flows.statements import statements_flow
     from orbit.i18n import LANGUAGES
     from orbit.statements import renderer
     from warehouse.db import open_warehouse
-    from warehouse.statements import StatementsError, check_statements
+    from warehouse.statements import StatementsError, check_statements, plan_for
 
     label = _period(period)
     if fmt not in ("html", "pdf"):

@@ -1,21 +1,33 @@
-"""`orbit explain`: how one employee's figures for one period were made.
+"""`orbit explain`: how one employee's figures for one period were made — the statement's model
+(:mod:`transforms.statements`) in a terminal.
 
-Reads the warehouse (bonus arithmetic is private to it, never in the snapshot) and shows
-each metric's actual, target, achievement and weight, the composite, the payout
-multiplier, the bonus arithmetic, why a row is incomplete, and the opportunities that
-made the employee's commercial contribution.
+Each metric's actual, target (and where it came from), achievement (marked when capped), weight and the
+weight used, the composite, where it sits on the payout curve, the bonus arithmetic with fte and days
+employed, why a row is incomplete, and the opportunities behind the commercial contribution. Figures are
+laid out as the employee's statement lays them out (one way, Babel, half-up once); ``--json`` gives every
+ratio as a decimal string beside the exact rational.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 from decimal import Decimal
 from fractions import Fraction
 
 import duckdb
 
+from orbit.i18n import Formatter
+from orbit.statements import department_label, metric_label
+from schemas.plan import Plan, PlanSet
+from transforms.statements import MONEY_KINDS, SHARE_KINDS, Statement
+from transforms.scoring import round_half_up
 from transforms.periods import check_period_kind, parse_period
-from warehouse.db import query_frame
+from warehouse.statements import StatementsError, evaluated_count, evaluated_periods, load_statements, plan_for
+
+#: opportunities listed in the text (all of them in --json)
+SHOWN_OPPORTUNITIES = 20
 
 
 class NothingToExplain(LookupError):
@@ -37,132 +49,136 @@ def not_evaluated_hint(period: str, evaluated: list[str]) -> str:
             "evaluates it if it holds data")
 
 
-def gather_explanation(con: duckdb.DuckDBPyConnection, employee: str, period: str) -> dict:
-    score = query_frame(con, "SELECT * FROM bonus_lines WHERE employee_id = ? AND period = ?", [employee, period])
-    if score.height == 0:
-        known = con.execute("SELECT count(*) FROM bonus_lines WHERE period = ?", [period]).fetchall()[0][0]
-        evaluated = [p for (p,) in con.execute("SELECT DISTINCT period FROM bonus_lines ORDER BY 1").fetchall()]
-        hint = (f"{employee} was not employed in {period}" if known else not_evaluated_hint(period, evaluated))
-        raise NothingToExplain(f"nothing to explain for {employee} in {period}: {hint}")
-    s = score.row(0, named=True)
-    incomplete_reason = con.execute(
-        "SELECT incomplete_reason, missing_policy FROM employee_scores WHERE employee_id = ? AND period = ?",
-        [employee, period]
-    ).fetchall()
-    metrics = query_frame(
-        con,
-        """SELECT metric, direction, actual, target, target_source, achievement, cap, weight, effective_weight,
-                  weighted_score, included, reason, detail, actual_exact, achievement_exact, when_missing
-           FROM evaluation_matrix WHERE employee_id = ? AND period = ? ORDER BY weight DESC, metric""",
-        [employee, period],
-    ).to_dicts()
-    credits = query_frame(
-        con,
-        """SELECT c.opportunity_id, c.department, c.model, c.credit, c.share, o.amount, o.customer_id,
-                  o.owner_employee_id, o.closed_at
-           FROM attribution_credits c LEFT JOIN opportunities o USING (opportunity_id)
-           WHERE c.employee_id = ? AND c.period = ? ORDER BY c.credit DESC, c.opportunity_id""",
-        [employee, period],
-    ).to_dicts()
-    return {
-        "employee_id": employee,
-        "full_name": s["full_name"],
-        "period": period,
-        "department": s["department"],
-        "role": s["role"],
-        "plan_version": s["plan_version"],
-        "run_id": s["run_id"],
-        "metrics": metrics,
-        "composite": s["composite_exact"],
-        "payout_multiplier": s["multiplier_exact"],
-        "incomplete": s["incomplete"],
-        "incomplete_reason": incomplete_reason[0][0] if incomplete_reason else None,
-        "missing_policy": incomplete_reason[0][1] if incomplete_reason else None,
-        "bonus": {
-            "bonus_target": s["bonus_target"],
-            "period_share": s["period_share"],
-            "fte_days": s["fte_days"],
-            "days_in_period": s["days_in_period"],
-            "multiplier": s["multiplier_exact"],
-            "bonus_amount": s["bonus_amount"],
-            "currency": s["currency"],
-        },
-        "contribution": credits,
-        "contribution_total": sum((c["credit"] for c in credits), Decimal(0)),
-    }
+def gather_explanation(con: duckdb.DuckDBPyConnection, employee: str, period: str,
+                       plans: PlanSet) -> tuple[Plan, Statement]:
+    """The statement model of one employee and period (and the plan in force for it)."""
+    if not evaluated_count(con, period):
+        raise NothingToExplain(f"nothing to explain for {employee} in {period}: "
+                               f"{not_evaluated_hint(period, evaluated_periods(con))}")
+    try:
+        plan, (statement,) = load_statements(con, plans, period, employees=[employee], draft=False)
+    except StatementsError as e:
+        if "no result for" in str(e):
+            raise NothingToExplain(f"nothing to explain for {employee} in {period}: {employee} was not employed "
+                                   f"in {period}") from None
+        raise
+    return plan, statement
 
 
-def _num(value, places: int = 4) -> str:
+def _actual(fmt: Formatter, kind: str, value: Fraction | None) -> str:
     if value is None:
         return "—"
-    return f"{Decimal(value):.{places}f}" if not isinstance(value, str) else value
+    if kind in MONEY_KINDS:
+        return fmt.money(value)
+    if kind in SHARE_KINDS:
+        return fmt.percent(value, 1)
+    return fmt.number(value, 4)
 
 
-def _ratio(text: str | None) -> str:
-    """An exact rational as decimal (6 places), with the fraction when it is not a short decimal."""
-    if text is None:
-        return "—"
-    f = Fraction(text)
-    shown = f"{float(f):.6f}"
-    return shown if Fraction(shown) == f else f"{shown} (= {text})"
+def _curve_words(fmt: Formatter, s: Statement) -> str:
+    """Where the composite sits on the payout curve: the segment (or step, or flat tail) that gives the multiplier."""
+    pts = list(s.payout_curve)
+    c = s.composite
+    p = lambda pt: f"({fmt.number(pt[0], 4)}, {fmt.number(pt[1], 4)})"  # noqa: E731
+    if c <= pts[0][0]:
+        return f"at or below the first point {p(pts[0])}: flat"
+    if c >= pts[-1][0]:
+        return f"at or beyond the last point {p(pts[-1])}: flat"
+    for a, b in zip(pts, pts[1:]):
+        if a[0] <= c < b[0] or (c == b[0] and a[0] < c):
+            if c == a[0]:
+                return f"on the point {p(a)}"
+            return f"between {p(a)} and {p(b)}: {fmt.number(a[1], 4)} + ({fmt.number(b[1], 4)} − " \
+                   f"{fmt.number(a[1], 4)}) × (composite − {fmt.number(a[0], 4)}) / " \
+                   f"({fmt.number(b[0], 4)} − {fmt.number(a[0], 4)})"
+    return "on the curve"
 
 
-def _missing_note(m: dict) -> str | None:
-    """What the plan's missing-data policy did to one metric, if anything was missing."""
-    if not m["reason"]:
-        return None
-    if m.get("when_missing") == "zero":
-        return f"missing: {m['reason']}, counted as 0"
-    return f"removed: {m['reason']}" + (", bonus held" if m.get("when_missing") == "hold" else "")
-
-
-def render_explanation(x: dict) -> str:
-    b = x["bonus"]
+def render_explanation(plan: Plan, s: Statement, lang: str = "en") -> str:
+    fmt = Formatter(lang, s.currency or plan.currency)
+    b = s.bonus
+    state = ", ".join(w.replace("_", " ") for w in s.status_words)
     out = [
-        f"{x['employee_id']} {x['full_name'] or ''} — {x['department']} / {x['role']} — {x['period']}",
-        f"plan {x['plan_version']}, run {x['run_id'][:12]}",
+        f"{s.employee_id} {s.full_name or ''} — {department_label(plan, s.department, lang)} / {s.role or '—'} — "
+        f"{s.period.label} ({s.period.start} to {s.period.end}, {state})",
+        f"plan {s.plan_name} {s.plan_version}, run {s.run_id[:12]}",
         "",
-        f"{'metric':<18}{'actual':>16}{'target':>14} {'(source)':<12}{'achievement':>12}{'weight':>8}"
-        f"{'used':>8}{'weighted':>10}",
+        f"{'metric':<20}{'actual':>14}{'target':>14} {'(source)':<13}{'achievement':>13} {'':<7}{'weight':>8}"
+        f"{'used':>8}{'weighted':>11}",
     ]
-    for m in x["metrics"]:
-        used = _num(m["effective_weight"], 3) if m["included"] else "—"
+    for m in s.metrics:
+        used = fmt.percent(m.effective_weight) if m.included else "—"
         out.append(
-            f"{m['metric']:<18}{_num(m['actual']):>16}{_num(m['target']):>14} {('(' + (m['target_source'] or 'none') + ')'):<12}"
-            f"{_num(m['achievement']):>12}{_num(m['weight'], 3):>8}{used:>8}{_num(m['weighted_score']):>10}"
-        )
-        notes = "; ".join(n for n in (m["detail"], _missing_note(m)) if n)
+            f"{metric_label(plan, m.metric, lang)[:19]:<20}{_actual(fmt, m.kind, m.actual):>14}"
+            f"{_actual(fmt, m.kind, m.target):>14} {('(' + (m.target_source or 'none') + ')'):<13}"
+            f"{fmt.percent(m.achievement) if m.achievement is not None else '—':>13} "
+            f"{'capped' if m.capped else '':<7}{fmt.percent(m.weight):>8}{used:>8}"
+            f"{fmt.number(m.weighted_score) if m.weighted_score is not None else '—':>11}")
+        notes = []
+        if m.capped:
+            notes.append(f"capped at {fmt.percent(m.cap)}")
+        if m.detail:
+            notes.append(m.detail)
+        if m.reason:
+            what = {"zero": "counted as 0", "hold": "left out, bonus held"}.get(m.when_missing or "", "left out")
+            notes.append(f"{what}: {m.reason}")
         if notes:
-            out.append(f"{'':<18}{notes}")
+            out.append(f"{'':<20}{'; '.join(notes)}")
+    if b.fte is not None and b.days_employed is not None:
+        time_part = f"fte {fmt.number(b.fte, 4)} × {b.days_employed} days employed / {b.days_in_period} days"
+    elif b.days_employed is not None:
+        time_part = (f"{fmt.number(b.fte_days, 4)} fte-days ({b.days_employed} days employed, fte changed) / "
+                     f"{b.days_in_period} days")
+    else:
+        time_part = f"{fmt.number(b.fte_days, 4)} fte-days / {b.days_in_period} days"
     out += [
         "",
-        f"composite          = Σ used weight × achievement = {_ratio(x['composite'])}",
-        f"payout multiplier  = payout curve at the composite = {_ratio(x['payout_multiplier'])}",
-        f"bonus              = bonus target {b['bonus_target']} × period share {b['period_share']}"
-        f" × fte-days {_num(b['fte_days'], 2)} / {b['days_in_period']} days × multiplier"
-        f" = {b['bonus_amount']} {b['currency']} (half-up to cents, once)",
+        f"composite          = Σ used weight × achievement = {fmt.number(s.composite)}",
+        f"payout multiplier  = the payout curve at the composite = {fmt.number(s.multiplier)}",
+        f"                     {_curve_words(fmt, s)}",
+        "                     curve: " + "; ".join(f"{fmt.number(x, 4)} → {fmt.number(y, 4)}"
+                                                   for x, y in s.payout_curve),
+        f"bonus              = bonus target {fmt.money(b.bonus_target)} × period share {fmt.exact(b.period_share)}"
+        f" × {time_part} × multiplier {fmt.number(b.multiplier)}",
+        f"                   = {fmt.money(b.amount)} (half-up to cents, once)",
     ]
-    if x["incomplete"]:  # flagged: what was missing and what the plan's when_missing did (zero, hold: in the reason)
-        renormalised = "renormalise" in (x["missing_policy"] or "").split(",")
-        out.append(f"INCOMPLETE: {x['incomplete_reason']}"
+    if b.held:
+        out.append(f"HELD: {s.incomplete_reason}")
+    elif s.incomplete:  # what was missing and what the plan's when_missing did (zero: in the reason)
+        renormalised = s.missing_policy is None or "renormalise" in s.missing_policy.split(",")
+        out.append(f"INCOMPLETE: {s.incomplete_reason}"
                    + (" (weights of the remaining metrics renormalised)" if renormalised else ""))
-    out += ["", f"Commercial contribution: {x['contribution_total']:.2f} from {len(x['contribution'])} won opportunities"]
-    for c in x["contribution"][:20]:
-        out.append(
-            f"  {c['opportunity_id']:<10} amount {c['amount']:>12,.2f}  credit {c['credit']:>11,.2f}"
-            f"  share {Decimal(c['share']):.4f}  ({c['model']}, as {c['department']}, owner {c['owner_employee_id']})"
-        )
-    if len(x["contribution"]) > 20:
-        out.append(f"  … and {len(x['contribution']) - 20} more (use --json for all)")
+    out += ["", f"Commercial contribution: {fmt.money(s.contribution_total)} from {len(s.opportunities)} won "
+                f"opportunities"]
+    for o in s.opportunities[:SHOWN_OPPORTUNITIES]:
+        how = ", ".join(o.touch_types) or "owner, no recorded touch"
+        out.append(f"  {o.opportunity_id:<10} {o.customer_id or '—':<10} amount {fmt.money(o.amount):>14}  credit "
+                   f"{fmt.money(o.credit):>13}  share {fmt.percent(o.share) if o.share is not None else '—':>8}"
+                   f"  (as {o.department}: {how})")
+    if len(s.opportunities) > SHOWN_OPPORTUNITIES:
+        out.append(f"  … and {len(s.opportunities) - SHOWN_OPPORTUNITIES} more (use --json for all)")
     return "\n".join(out)
 
 
-def to_json(x: dict) -> str:
-    def default(v):
-        if isinstance(v, Decimal):
-            return str(v)
-        if hasattr(v, "isoformat"):
-            return v.isoformat()
-        raise TypeError(type(v))
+def _jsonable(value):
+    """Fractions as {"exact": "p/q", "decimal": "0.123457"} (half-up to 6 places), money and dates as text."""
+    if isinstance(value, Fraction):
+        exact = str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+        return {"exact": exact, "decimal": str(round_half_up(value, 6))}
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
-    return json.dumps(x, default=default, indent=2, sort_keys=False)
+
+def to_json(s: Statement) -> str:
+    return json.dumps(_jsonable(s), indent=2, ensure_ascii=False)

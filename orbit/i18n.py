@@ -54,6 +54,12 @@ def translations(lang: str) -> NullTranslations:
     return Translations(buf, domain=DOMAIN)
 
 
+@lru_cache(maxsize=32)
+def formatter(lang: str, currency: str | None) -> Formatter:
+    """The shared :class:`Formatter` of a language and currency (its cache then serves a whole batch)."""
+    return Formatter(lang, currency)
+
+
 class Formatter:
     """Figures laid out for one locale. Values are rounded here, once, half-up; Babel only lays them out."""
 
@@ -67,6 +73,17 @@ class Formatter:
         self._percent_base = self.locale.percent_formats[None].pattern
         self._decimal_base = self.locale.decimal_formats[None].pattern
         self.currency_symbol = get_currency_symbol(currency, self.locale) if currency else ""
+        # A batch of statements repeats most figures (targets, weights, curve points, company totals, dates):
+        # each distinct value is laid out once. Values are exact (Fraction/Decimal/date), so keys are too.
+        self._cache: dict[tuple, str] = {}
+
+    def _cached(self, key: tuple, make) -> str:
+        text = self._cache.get(key)
+        if text is None:
+            if len(self._cache) > 200_000:
+                self._cache.clear()
+            text = self._cache[key] = make()
+        return text
 
     def _decimal_pattern(self, places: int):
         p = self._decimal_patterns.get(places)
@@ -88,24 +105,27 @@ class Formatter:
         """Money to cents (a stored amount already is: it is only laid out)."""
         if value is None:
             return "—"
-        amount = round_half_up(Fraction(value), 2)
-        return self._money.apply(amount, self.locale, currency=currency or self.currency)
+        return self._cached(("m", value, currency), lambda: self._money.apply(
+            round_half_up(Fraction(value), 2), self.locale, currency=currency or self.currency))
 
     def number(self, value: Fraction | Decimal | int | None, places: int = 6) -> str:
         """An exact figure rounded half-up to at most ``places`` decimals (trailing zeros dropped)."""
         if value is None:
             return "—"
-        return self._decimal_pattern(places).apply(round_half_up(Fraction(value), places), self.locale)
+        return self._cached(("n", value, places), lambda: self._decimal_pattern(places).apply(
+            round_half_up(Fraction(value), places), self.locale))
 
     def percent(self, value: Fraction | Decimal | None, places: int = 2) -> str:
         """A ratio as a percentage rounded half-up to at most ``places`` decimals (1.5 -> 150 %)."""
         if value is None:
             return "—"
-        hundredths = round_half_up(Fraction(value) * 100, places)
-        return self._percent_pattern(places).apply(hundredths.scaleb(-2), self.locale)
+        return self._cached(("p", value, places), lambda: self._percent_pattern(places).apply(
+            round_half_up(Fraction(value) * 100, places).scaleb(-2), self.locale))
 
     def date(self, value, format: str = "long") -> str:
-        return "—" if value is None else format_date(value, format=format, locale=self.locale)
+        if value is None:
+            return "—"
+        return self._cached(("d", value, format), lambda: format_date(value, format=format, locale=self.locale))
 
     def exact(self, value: Fraction | None) -> str:
         """The exact rational as text ('p/q', or an integer)."""

@@ -9,6 +9,7 @@ as inline SVG. Same statement, same language, same bytes.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from fractions import Fraction
 from functools import lru_cache
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import jinja2
 
-from orbit.i18n import Formatter, check_language, translations
+from orbit.i18n import Formatter, check_language, formatter, translations
 from schemas.plan import Plan
 from transforms.statements import MONEY_KINDS, SHARE_KINDS, Statement
 
@@ -85,11 +86,34 @@ def department_label(plan: Plan, department: str, lang: str) -> str:
     return _plan_text(plan, "department_label", department, lang) or _humanise(department)
 
 
+_CONSTANT_MESSAGE = re.compile(r'\{\{ _\("((?:[^"\\]|\\.)*)"\) \}\}')
+
+
+class _TranslatedLoader(jinja2.FileSystemLoader):
+    """Templates with each constant message (``{{ _("...") }}`` without variables) translated once, when the
+    template is compiled: a batch of thousands of statements then calls gettext only for messages with figures.
+    Extraction (``make messages``) reads the untouched template."""
+
+    def __init__(self, lang: str) -> None:
+        super().__init__(str(TEMPLATES))
+        self.lang = lang
+
+    def get_source(self, environment, template):
+        source, filename, uptodate = super().get_source(environment, template)
+        gettext = translations(self.lang).gettext
+
+        def translate(m: re.Match) -> str:
+            msgid = m.group(1).encode().decode("unicode_escape") if "\\" in m.group(1) else m.group(1)
+            text = html.escape(gettext(msgid).replace("%%", "%"), quote=False)
+            return text.replace("{", "{{ '{' }}") if "{" in text else text
+
+        return _CONSTANT_MESSAGE.sub(translate, source), filename, uptodate
+
+
 @lru_cache(maxsize=None)
 def _environment(lang: str) -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                             extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
-                             undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(loader=_TranslatedLoader(lang), autoescape=True, extensions=["jinja2.ext.i18n"],
+                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     return env
 
@@ -182,7 +206,7 @@ def statement_view(s: Statement, plan: Plan, lang: str) -> dict:
     """Everything the template shows, as text for ``lang`` (figures formatted once, here)."""
     t = translations(lang)
     _ = t.gettext
-    fmt = Formatter(lang, s.currency or plan.currency)
+    fmt = formatter(lang, s.currency or plan.currency)
     metrics = []
     for m in s.metrics:
         metrics.append({
@@ -275,10 +299,38 @@ def render_html(s: Statement, plan: Plan, lang: str) -> str:
     return _environment(lang).get_template("statement.html.j2").render(v=statement_view(s, plan, lang))
 
 
-def render_many(statements: Sequence[Statement], plan: Plan, lang: str) -> list[tuple[str, bytes]]:
-    """(employee_id, HTML bytes) for each statement."""
+#: below this many statements one process renders them (a pool's start-up costs more than it saves)
+POOL_FROM = 400
+
+
+def _render_serial(statements: Sequence[Statement], plan: Plan, lang: str) -> list[bytes]:
     template = _environment(check_language(lang)).get_template("statement.html.j2")
-    return [(s.employee_id, template.render(v=statement_view(s, plan, lang)).encode("utf-8")) for s in statements]
+    return [template.render(v=statement_view(s, plan, lang)).encode("utf-8") for s in statements]
+
+
+def in_processes(fn, chunks: Sequence, *args, workers: int) -> list:
+    """``fn(chunk, *args)`` for each chunk in a pool of ``workers`` spawned processes, results in order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(fn, chunks, *([a] * len(chunks) for a in args)))
+
+
+def render_many(statements: Sequence[Statement], plan: Plan, lang: str, *,
+                workers: int | None = None) -> list[tuple[str, bytes]]:
+    """(employee_id, HTML bytes) for each statement; a large batch is rendered on every core."""
+    import os
+
+    check_language(lang)
+    workers = workers or min(os.cpu_count() or 1, 8)
+    if len(statements) < POOL_FROM or workers < 2:
+        pages = _render_serial(statements, plan, lang)
+    else:
+        size = -(-len(statements) // (workers * 4))  # a few chunks per worker: an even finish
+        chunks = [list(statements[i:i + size]) for i in range(0, len(statements), size)]
+        pages = [page for part in in_processes(_render_serial, chunks, plan, lang, workers=workers) for page in part]
+    return [(s.employee_id, page) for s, page in zip(statements, pages)]
 
 
 def renderer(fmt: str):

@@ -151,6 +151,7 @@ class Statement:
     payout_curve: tuple[tuple[Fraction, Fraction], ...]
     incomplete: bool
     incomplete_reason: str | None
+    missing_policy: str | None   # what missing data did, strongest first (renormalise, zero, hold), as recorded
     bonus: Bonus
     company: Company
     department_aggregate: DepartmentAggregate
@@ -359,6 +360,7 @@ def build_statements(
             draft=draft, plan_name=plan.name, plan_version=p["plan_version"], run_id=p["run_id"],
             currency=p["currency"], metrics=tuple(lines), composite=composite, multiplier=multiplier,
             payout_curve=curve, incomplete=bool(p["incomplete"]), incomplete_reason=p["incomplete_reason"],
+            missing_policy=p.get("missing_policy"),
             bonus=bonus, company=company, department_aggregate=aggregate, opportunities=tuple(opps),
             contribution_total=contribution, trend=points, levers=levers(lines, composite, curve),
             status_words=tuple(words + (["draft"] if draft else [])),

@@ -20,6 +20,9 @@ from urllib.parse import quote
 import duckdb
 import polars as pl
 
+from schemas.plan import Plan, PlanSet
+from transforms.periods import parse_period
+from transforms.statements import Statement, build_statements, trend_periods
 from warehouse.audit import append_audit
 from warehouse.db import query_frame, transaction
 from warehouse.periods import inputs_digest, run_inputs_digest, state_of
@@ -61,9 +64,19 @@ def _optional(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]
     return "".join(f", {prefix}{c}" if c in have else f", NULL AS {c}" for c in columns)
 
 
+def evaluated_count(con: duckdb.DuckDBPyConnection, period: str) -> int:
+    """How many employees ``period`` has results for (0: not evaluated)."""
+    return con.execute("SELECT count(*) FROM bonus_lines WHERE period = ?", [period]).fetchall()[0][0]
+
+
+def evaluated_periods(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every period with results, in order."""
+    return [p for (p,) in con.execute("SELECT DISTINCT period FROM bonus_lines ORDER BY 1").fetchall()]
+
+
 def check_statements(con: duckdb.DuckDBPyConnection, period: str, draft: bool) -> str | None:
     """The run the statements of ``period`` come from; :class:`StatementsError` when they cannot be made."""
-    if not con.execute("SELECT count(*) FROM bonus_lines WHERE period = ?", [period]).fetchall()[0][0]:
+    if not evaluated_count(con, period):
         raise StatementsError(f"no evaluated results for period {period}; run `orbit evaluate --period {period}` "
                               "first")
     state, closed_run = state_of(con, period)
@@ -153,6 +166,29 @@ def read_statement_inputs(con: duckdb.DuckDBPyConnection, period: str, *, employ
         "SELECT period, state FROM period_status WHERE list_contains(?, period)", [list(trend_periods)]).fetchall())
     return StatementInputs(period, status, people, matrix, credits, department_scores, department_credits, trend,
                            roster, period_states)
+
+
+def plan_for(plans: PlanSet, period: str) -> Plan:
+    plan = plans.for_period_start(parse_period(period).start)
+    if plan is None:
+        raise StatementsError(f"no plan is in force for {period} (the earliest plan starts "
+                              f"{plans.base.effective_from})")
+    return plan
+
+
+def load_statements(con, plans: PlanSet, period: str, *, employees: Sequence[str] | None,
+                    draft: bool) -> tuple[Plan, list[Statement]]:
+    """The statement model of ``period`` for ``employees`` (None: all), read from an open warehouse."""
+    plan = plan_for(plans, period)
+    p = parse_period(period)
+    inputs = read_statement_inputs(con, period, employees=employees, trend_periods=trend_periods(p),
+                                   lookback_days=plan.attribution.lookback_days)
+    statements = build_statements(
+        plan=plan, period=p, status=inputs.status, people=inputs.people, matrix=inputs.matrix,
+        credits=inputs.credits, department_scores=inputs.department_scores,
+        department_credits=inputs.department_credits, trend=inputs.trend, roster=inputs.roster,
+        period_states=inputs.period_states, draft=draft)
+    return plan, statements
 
 
 # --------------------------------------------------------------------------- writing the batch

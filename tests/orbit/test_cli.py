@@ -11,7 +11,7 @@ from warehouse.home import DEFAULT_PLAN
 
 runner = CliRunner()
 VERBS = [["demo"], ["generate"], ["ingest"], ["evaluate"], ["run"], ["publish"], ["close"], ["reopen"],
-         ["export", "bonus"], ["explain"], ["report"], ["serve"], ["status"], ["audit", "verify"]]
+         ["export", "bonus"], ["explain"], ["statements"], ["report"], ["serve"], ["status"], ["audit", "verify"]]
 
 
 @pytest.mark.parametrize("verb", VERBS, ids=" ".join)

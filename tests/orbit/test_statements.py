@@ -22,7 +22,6 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from typer.testing import CliRunner
 
-from flows.statements import load_statements
 from orbit.cli import app
 from orbit.i18n import LOCALE_DIR, Formatter
 from orbit.statements import render_html, statement_view
@@ -31,7 +30,7 @@ from tests.transforms.test_golden import EMPLOYEES, EXPECTED, EXPECTED_CREDITS, 
 from transforms.export import round_exact
 from warehouse.db import open_warehouse, query_frame
 from warehouse.home import Home
-from warehouse.statements import statement_file_name
+from warehouse.statements import load_statements, statement_file_name
 
 PERIOD = "2026-Q3"
 NAMES = {e["employee_id"]: e["full_name"] for e in EMPLOYEES}
@@ -299,3 +298,33 @@ def test_an_open_period_needs_draft(tmp_path) -> None:
                             env={"ORBIT_HOME": str(home.root)})
     assert refused.exit_code == 2 and "--draft" in refused.output
     assert not (home.exports / "statements").exists()
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "nl"])
+def test_messages_translated_at_compile_time_render_as_jinja_would(golden, lang) -> None:
+    """Constant messages are translated once per template (speed); the pages equal Jinja's own i18n rendering."""
+    import jinja2
+
+    from orbit.i18n import translations
+    from orbit.statements import TEMPLATES, render_many
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                             extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
+                             undefined=jinja2.StrictUndefined)
+    env.install_gettext_translations(translations(lang), newstyle=True)
+    template = env.get_template("statement.html.j2")
+    statements = sorted(golden["statements"].values(), key=lambda s: s.employee_id)
+    plan = golden["plans"].base
+    expected = [template.render(v=statement_view(s, plan, lang)).encode() for s in statements]
+    assert [page for _, page in render_many(statements, plan, lang)] == expected
+
+
+@pytest.mark.slow  # spawns two processes
+def test_a_pool_of_processes_renders_the_same_bytes(golden) -> None:
+    from orbit.statements import POOL_FROM, render_many
+
+    statements = sorted(golden["statements"].values(), key=lambda s: s.employee_id) * 40
+    assert len(statements) >= POOL_FROM
+    plan = golden["plans"].base
+    one = render_many(statements, plan, "nl", workers=1)
+    assert render_many(statements, plan, "nl", workers=2) == one
