@@ -275,6 +275,7 @@ def build_statements(
     for dept, c in department_scores.select("department", "composite_exact").iter_rows():
         by_dept[dept].append(Fraction(c))
     dept_credit = {d: c for d, c in department_credits.select("department", "credit").iter_rows()}
+    dept_median = {d: median(v) for d, v in by_dept.items() if len(v) >= MIN_GROUP}  # once per department
 
     matrix_by: dict[str, list[dict]] = defaultdict(list)
     for r in matrix.iter_rows(named=True):
@@ -349,7 +350,7 @@ def build_statements(
         comps = by_dept.get(p["department"], [])
         credit = dept_credit.get(p["department"], Decimal(0))
         aggregate = DepartmentAggregate(
-            p["department"], len(comps), median(comps) if len(comps) >= MIN_GROUP else None, credit,
+            p["department"], len(comps), dept_median.get(p["department"]), credit,
             Fraction(to_fraction(credit)) / to_fraction(won) if won else None)
 
         points = tuple(TrendPoint(t["period"], Fraction(t["composite_exact"]), Fraction(t["multiplier_exact"]),
