@@ -328,3 +328,26 @@ def test_a_pool_of_processes_renders_the_same_bytes(golden) -> None:
     plan = golden["plans"].base
     one = render_many(statements, plan, "nl", workers=1)
     assert render_many(statements, plan, "nl", workers=2) == one
+
+
+@pytest.mark.slow  # two headless Chromium runs
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_a_statement_renders_in_headless_chromium(golden, tmp_path, lang) -> None:
+    """The page opens offline in a real browser: its chart is drawn and the screenshot is a full page."""
+    binary = shutil.which("chromium")
+    if binary is None:
+        pytest.fail("Chromium is not installed: `make browser` (run by `make test`) installs Debian's chromium")
+    page = tmp_path / f"S02_{lang}.html"
+    page.write_text(render_html(golden["statements"]["S02"], golden["plans"].base, lang), encoding="utf-8")
+    common = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+              "--disable-background-networking", f"--user-data-dir={tmp_path / 'profile'}",
+              "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>"]
+    dom = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180,
+                         check=True).stdout
+    assert dom.count("<svg") == 2 and "<circle" in dom and "<polyline" in dom
+    assert NAMES["S02"] in dom
+    shot = tmp_path / "shot.png"
+    subprocess.run([*common, "--hide-scrollbars", "--window-size=860,2000", f"--screenshot={shot}", page.as_uri()],
+                   capture_output=True, timeout=180, check=True)
+    data = shot.read_bytes()
+    assert data.startswith(b"\x89PNG") and len(data) > 50_000  # a blank page compresses to a few KB
