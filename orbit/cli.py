@@ -367,7 +367,7 @@ def explain(
     employee: Annotated[str, typer.Option("--employee", help="employee_id")],
     period: Annotated[str, typer.Option("--period", help="period such as 2026-Q3")],
     as_json: Annotated[bool, typer.Option("--json", help="the same breakdown as JSON (every ratio as a decimal string beside the exact rational)")] = False,
-    lang: Annotated[Optional[str], typer.Option("--lang", help="en, es or nl: how numbers and money are written (default: the plan's language, else en)")] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="en, es or nl: how numbers and money are written (default: the plan's language, else en)")] = None,
     plan: PlanOpt = None,
 ) -> None:
     """How an employee's figures were made: metrics (capped ones marked), composite, where it sits on the payout
@@ -445,8 +445,8 @@ def diagnose(
 @app.command()
 def statements(
     period: Annotated[str, typer.Option("--period", help="period such as 2026-Q3 (closed; --draft for an open one)")],
-    employee: Annotated[Optional[list[str]], typer.Option("--employee", help="employee_id (repeatable; default: every employee evaluated in the period)")] = None,
-    lang: Annotated[Optional[str], typer.Option("--lang", help="en, es or nl (default: the plan's language, else en)")] = None,
+    employee: Annotated[list[str] | None, typer.Option("--employee", help="employee_id (repeatable; default: every employee evaluated in the period)")] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="en, es or nl (default: the plan's language, else en)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="html or pdf")] = "html",
     draft: Annotated[bool, typer.Option("--draft", help="statements of a period that is not closed, every page marked DRAFT")] = False,
     plan: PlanOpt = None,
@@ -469,15 +469,17 @@ def statements(
     plans = _plans(plan)
     if not home.warehouse.exists():
         raise _fail(f"no warehouse at {home.warehouse}; run `orbit run` first")
-    try:
-        language = lang or plan_for(plans, label).language or "en"
-        with open_warehouse(home.warehouse, read_only=True) as con:
-            check_statements(con, label, draft)
-    except StatementsError as e:
-        raise _fail(str(e)) from None
-    except OSError as e:
-        raise _fail(str(e), code=1) from None
-    summary = _run(lambda: statements_flow(home, plans, label, employee or None, language, fmt, draft, renderer(fmt)))
+    with _writer(home, "statements"):  # the batch appends to the audit log
+        try:
+            language = lang or plan_for(plans, label).language or "en"
+            with open_warehouse(home.warehouse) as con:
+                check_statements(con, label, draft)
+        except StatementsError as e:
+            raise _fail(str(e)) from None
+        except OSError as e:
+            raise _fail(str(e), code=1) from None
+        summary = _run(lambda: statements_flow(home, plans, label, employee or None, language, fmt, draft,
+                                               renderer(fmt)))
     typer.echo(f"wrote {summary.files} {fmt} statement(s) in {language} to {summary.folder} "
                f"(audited; manifest sha256 {summary.manifest_sha256[:16]})")
 

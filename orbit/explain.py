@@ -21,10 +21,10 @@ import duckdb
 from orbit.i18n import Formatter
 from orbit.statements import department_label, metric_label
 from schemas.plan import Plan, PlanSet
-from transforms.statements import MONEY_KINDS, SHARE_KINDS, Statement
-from transforms.scoring import round_half_up
 from transforms.periods import check_period_kind, parse_period
-from warehouse.statements import StatementsError, evaluated_count, evaluated_periods, load_statements, plan_for
+from transforms.scoring import round_half_up
+from transforms.statements import MONEY_KINDS, SHARE_KINDS, Statement
+from warehouse.statements import StatementsError, evaluated_count, evaluated_periods, load_statements
 
 #: opportunities listed in the text (all of them in --json)
 SHOWN_OPPORTUNITIES = 20
@@ -142,10 +142,8 @@ def render_explanation(plan: Plan, s: Statement, lang: str = "en") -> str:
         f" × {time_part} × multiplier {fmt.number(b.multiplier)}",
         f"                   = {fmt.money(b.amount)} (half-up to cents, once)",
     ]
-    if b.held:
-        out.append(f"HELD: {s.incomplete_reason}")
-    elif s.incomplete:  # what was missing and what the plan's when_missing did (zero: in the reason)
-        renormalised = s.missing_policy is None or "renormalise" in s.missing_policy.split(",")
+    if s.incomplete:  # what was missing and what the plan's when_missing did (zero, hold: in the reason)
+        renormalised = not b.held and (s.missing_policy is None or "renormalise" in s.missing_policy.split(","))
         out.append(f"INCOMPLETE: {s.incomplete_reason}"
                    + (" (weights of the remaining metrics renormalised)" if renormalised else ""))
     out += ["", f"Commercial contribution: {fmt.money(s.contribution_total)} from {len(s.opportunities)} won "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale
@@ -39,7 +39,7 @@ def check_language(lang: str) -> str:
     return lang
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(lang: str) -> NullTranslations:
     """The gettext translations of ``lang`` (English: the messages themselves)."""
     check_language(lang)

@@ -12,7 +12,7 @@ import html
 import re
 from collections.abc import Sequence
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import jinja2
@@ -110,7 +110,7 @@ class _TranslatedLoader(jinja2.FileSystemLoader):
         return _CONSTANT_MESSAGE.sub(translate, source), filename, uptodate
 
 
-@lru_cache(maxsize=None)
+@cache
 def _environment(lang: str) -> jinja2.Environment:
     env = jinja2.Environment(loader=_TranslatedLoader(lang), autoescape=True, extensions=["jinja2.ext.i18n"],
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)

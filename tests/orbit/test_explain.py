@@ -75,7 +75,7 @@ def test_gathers_the_statement_model(con, plans):
 def test_shows_each_figure_one_way_and_how_the_bonus_was_made(con, plans):
     text = render_explanation(*gather_explanation(con, "E1", tiny_org.PERIOD, plans))
     lines = text.splitlines()
-    assert lines[0] == "E1 Ana Ruiz — Sales / account_executive — 2026-Q1 (2026-01-01 to 2026-03-31, open)"
+    assert lines[0] == "E1 Ana Ruiz — Sales / account_executive — 2026-Q1 (2026-01-01 to 2026-03-31, open, partial)"
     assert lines[1] == "plan tiny 2026.1, run 0123456789ab"
     [closing] = [line for line in lines if line.startswith("Closing index")]
     assert closing.split() == ["Closing", "index", "50%", "30%", "(plan)", "150%", "capped", "50%", "50%", "0.75"]

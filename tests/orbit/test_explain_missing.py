@@ -9,10 +9,12 @@ tickets 0/60, referrals 0/3 and contribution 0/5000 give 0, company revenue 10,0
 from __future__ import annotations
 
 import datetime as dt
+from fractions import Fraction
 
 import pytest
 
 from orbit.explain import gather_explanation, render_explanation
+from schemas.plan import PlanSet
 from tests import tiny_org
 from transforms.evaluation import evaluate_period
 from transforms.quality import find_orphans
@@ -21,10 +23,10 @@ from warehouse.marts import write_period_marts
 
 T0 = dt.datetime(2026, 4, 3, 8, 0, tzinfo=dt.timezone.utc)
 CASES = {
-    "renormalise": ("1/750", "renormalise", "removed: no_actual",
+    "renormalise": ("1/750", "renormalise", "left out: no_actual",
                     "INCOMPLETE: csat: no actual (weights of the remaining metrics renormalised)"),
-    "zero": ("1/1250", "zero", "missing: no_actual, counted as 0", "INCOMPLETE: csat: no actual (counted as 0)"),
-    "hold": ("1/750", "hold", "removed: no_actual, bonus held",
+    "zero": ("1/1250", "zero", "counted as 0: no_actual", "INCOMPLETE: csat: no actual (counted as 0)"),
+    "hold": ("1/750", "hold", "left out, bonus held: no_actual",
              "INCOMPLETE: held (bonus 0 until the data is complete): csat: no actual"),
 }
 
@@ -33,16 +35,16 @@ CASES = {
 def test_explain_shows_what_the_policy_did(policy, tmp_path) -> None:
     plan = tiny_org.plan()
     metrics = {**plan.metrics, "csat": plan.metrics["csat"].model_copy(update={"when_missing": policy})}
-    result = evaluate_period(plan.model_copy(update={"metrics": metrics}), tiny_org.period(), tiny_org.frames(),
-                             tiny_org.AS_OF)
+    draft = plan.model_copy(update={"metrics": metrics})
+    result = evaluate_period(draft, tiny_org.period(), tiny_org.frames(), tiny_org.AS_OF)
     with open_warehouse(tmp_path / "w.duckdb") as con:
         write_period_marts(con, [result], run_id="r" * 16, input_hashes=["h"], started_at=T0,
                            quality=find_orphans(tiny_org.frames(), sorted(plan.metrics)))
-        x = gather_explanation(con, "E4", tiny_org.PERIOD)
+        used, s = gather_explanation(con, "E4", tiny_org.PERIOD, PlanSet([draft], tmp_path))
     composite, flag, note, line = CASES[policy]
-    assert (x["composite"], x["missing_policy"], x["incomplete"]) == (composite, flag, True)
-    assert x["bonus"]["bonus_amount"] == 0
-    [csat] = [m for m in x["metrics"] if m["metric"] == "csat"]
-    assert csat["when_missing"] == policy
-    text = render_explanation(x)
+    assert (s.composite, s.missing_policy, s.incomplete) == (Fraction(composite), flag, True)
+    assert s.bonus.amount == 0 and s.bonus.held is (policy == "hold")
+    [csat] = [m for m in s.metrics if m.metric == "csat"]
+    assert csat.when_missing == policy and csat.included is (policy == "zero")
+    text = render_explanation(used, s)
     assert note in text and line in text

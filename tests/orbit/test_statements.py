@@ -26,7 +26,7 @@ from orbit.cli import app
 from orbit.i18n import LOCALE_DIR, Formatter
 from orbit.statements import render_html, statement_view
 from tests.golden_warehouse import build_golden_warehouse
-from tests.transforms.test_golden import EMPLOYEES, EXPECTED, EXPECTED_CREDITS, PLAN_DICT, plan
+from tests.transforms.test_golden import EMPLOYEES, EXPECTED, EXPECTED_CREDITS, PLAN_DICT
 from transforms.export import round_exact
 from warehouse.db import open_warehouse, query_frame
 from warehouse.home import Home

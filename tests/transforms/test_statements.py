@@ -14,8 +14,16 @@ from hypothesis import strategies as st
 from schemas.plan import Plan
 from transforms.periods import parse_period
 from transforms.scoring import compute_achievement, payout_multiplier
-from transforms.statements import (MIN_GROUP, MetricLine, StatementMismatch, build_statements, is_capped, levers,
-                                   median, trend_periods)
+from transforms.statements import (
+    MIN_GROUP,
+    MetricLine,
+    StatementMismatch,
+    build_statements,
+    is_capped,
+    levers,
+    median,
+    trend_periods,
+)
 
 F = Fraction
 D = Decimal
