@@ -248,6 +248,7 @@ def statement_view(s: Statement, plan: Plan, lang: str) -> dict:
     return {
         "lang": lang,
         "draft": s.draft,
+        "draft_mark": (_("DRAFT") + " · " + s.period.label).replace("\\", "").replace('"', ""),  # every printed page
         "employee_id": s.employee_id,
         "full_name": s.full_name or s.employee_id,
         "department": department_label(plan, s.department, lang),

@@ -351,3 +351,22 @@ def test_a_statement_renders_in_headless_chromium(golden, tmp_path, lang) -> Non
                    capture_output=True, timeout=180, check=True)
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 50_000  # a blank page compresses to a few KB
+
+
+def test_every_page_of_a_draft_pdf_says_draft(golden) -> None:
+    from dataclasses import replace
+
+    from orbit.pdf import html_to_pdf
+
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:
+        pytest.fail("pdftotext is missing: `make pdf-tools` (run by `make test`) installs Debian's poppler-utils")
+    s = replace(golden["statements"]["S02"], draft=True, status_words=("open", "draft"))
+    pdf = html_to_pdf(render_html(s, golden["plans"].base, "nl").encode())
+    text = subprocess.run([pdftotext, "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    pages = text.split("\f")[:-1]  # pdftotext ends every page with a form feed
+    assert len(pages) >= 2
+    assert all("CONCEPT" in page for page in pages), [i for i, p in enumerate(pages) if "CONCEPT" not in p]
+    final = html_to_pdf(render_html(golden["statements"]["S02"], golden["plans"].base, "nl").encode())
+    assert "CONCEPT" not in subprocess.run([pdftotext, "-", "-"], input=final, capture_output=True,
+                                           check=True).stdout.decode()
