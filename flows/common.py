@@ -99,8 +99,9 @@ def _record_failure(home, kind: str, started: dt.datetime, error: Exception) -> 
         log.warning("could not add the failure to %s: %s", home.published, e)
 
 
-def touched_periods(home, plans, files: list[str]) -> dict[str, list[str] | None]:
-    """For each dataset loaded from ``files``: the periods its new or changed rows touch (None: all).
+def touched_periods(home, plans, files: list[str], datasets: list[str] | None = None) -> dict[str, list[str] | None]:
+    """For each dataset loaded from ``files`` (``datasets``, by default the files' folders; a source's file
+    names its source's folder): the periods its new or changed rows touch (None: all).
 
     Read from the warehouse after loading; if that fails, every dataset touches every period.
     """
@@ -111,7 +112,7 @@ def touched_periods(home, plans, files: list[str]) -> dict[str, list[str] | None
     from warehouse.db import open_warehouse
     from warehouse.operations import rows_from_files
 
-    names = sorted({f.split("/", 1)[0] for f in files} & set(DATASETS))
+    names = sorted((set(datasets) if datasets is not None else {f.split("/", 1)[0] for f in files}) & set(DATASETS))
     base = plans.base
     sla = [m.sla_hours for p in plans.plans for m in p.metrics.values() if m.sla_hours is not None]
     window = dt.timedelta(hours=float(max(sla))) if sla else dt.timedelta(0)

@@ -68,8 +68,8 @@ def ingest_file_flow(file: str, orbit_home: str, plan: str) -> None:
         if not entries:
             run_logger().info("%s: already ingested or gone; nothing to do", file)
             return
-        loaded = [e.file for e in entries if e.status == "loaded" and e.dataset]
-        touched = touched_periods(home, plans, loaded) if loaded else {}
+        loaded = [e for e in entries if e.status == "loaded" and e.dataset]
+        touched = touched_periods(home, plans, [e.file for e in loaded], [e.dataset for e in loaded]) if loaded else {}
         if any(periods is None for periods in touched.values()):
             evaluate_flow(home, plans, None)
         elif touched:

@@ -123,7 +123,7 @@ def ingest_flow(home: Home, plans: PlanSet, files: list[str] | None = None, anno
             entry.rows_loaded, entry.rows_quarantined, entry.rows_duplicate, entry.status,
         )
     loaded = [e for e in results if e.status == "loaded" and e.dataset]
-    touched = touched_periods(home, plans, [e.file for e in loaded]) if loaded and announce else {}
+    touched = touched_periods(home, plans, [e.file for e in loaded], [e.dataset for e in loaded]) if loaded and announce else {}
     for name in sorted(touched):  # periods None: every period
         emit("orbit.dataset.updated", resource_id=f"orbit.dataset.{name}",
              payload={"dataset": name, "periods": touched[name]}, labels=home_label(home))

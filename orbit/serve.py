@@ -95,7 +95,9 @@ class ArrivalTracker:
         self._pending: dict[Path, _Pending] = {}
 
     def deliverable(self, path: Path) -> bool:
-        return (path.parent.parent == self.landing and path.parent.name in DATASETS
+        folder = path.parent.name  # a dataset's folder, or a source's (its mapping in sources/<name>.yaml)
+        return (path.parent.parent == self.landing
+                and (folder in DATASETS or (self.landing.parent / "sources" / f"{folder}.yaml").is_file())
                 and not path.name.startswith(".") and not path.name.endswith(IGNORED_SUFFIXES))
 
     def _temporary(self, path: Path) -> bool:

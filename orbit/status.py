@@ -13,6 +13,7 @@ from schemas.contracts import DATASETS
 from transforms.quality import UNKNOWN_ACTIVITY_TYPE, unknown_types
 from warehouse.home import Home
 from warehouse.read import data_quality_findings
+from warehouse.sources import waiting_in_ledger
 
 _TIME_COLUMN = {"employees": "effective_from", "opportunities": "created_at", "activities": "occurred_at",
                 "measurements": "measured_at", "feedback": "responded_at", "targets": None}
@@ -44,11 +45,18 @@ def render_status(home: Home, *, server: bool = False) -> str:
                          last[1].strftime("%Y-%m-%d %H:%M UTC") if last else "-",
                          str(last_row)[:19] if last_row else "-"))
         out.append(_table(rows, ["dataset", "rows", "quarantined", "last file", "ingested", "last row time"]))
+        waiting = waiting_in_ledger(con)
+        skipped = "sum(rows_skipped)" if waiting or _has_column(con, "ingestion_log", "rows_skipped") else "0"
         files = con.execute(
-            "SELECT status, count(*), sum(rows_read), sum(rows_loaded), sum(rows_quarantined), sum(rows_duplicate) "
-            "FROM ingestion_log GROUP BY status ORDER BY status").fetchall()
-        out += ["", "Files (rows read = loaded + quarantined + duplicate):"]
-        out.append(_table(files, ["status", "files", "read", "loaded", "quarantined", "duplicate"]))
+            "SELECT status, count(*), sum(rows_read), sum(rows_loaded), sum(rows_quarantined), sum(rows_duplicate), "
+            f"{skipped} FROM ingestion_log GROUP BY status ORDER BY status").fetchall()
+        out += ["", "Files (rows read = loaded + quarantined + duplicate + skipped by a source's `when`):"]
+        out.append(_table(files, ["status", "files", "read", "loaded", "quarantined", "duplicate", "skipped"]))
+        if waiting:
+            out += ["", "Waiting in landing (their source's mapping is refused; fix it, `orbit sources check NAME`):"]
+            for file, reason in waiting:
+                out.append(f"  {file}:")
+                out += [f"    {line}" for line in (reason or "").splitlines()]
         runs = con.execute(
             "SELECT kind, status, started_at, finished_at, left(run_id, 12), periods FROM runs "
             "ORDER BY started_at DESC LIMIT 5").fetchall()
@@ -76,6 +84,11 @@ def render_status(home: Home, *, server: bool = False) -> str:
         return "\n".join(out)
     finally:
         con.close()
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
+                            [table, column]).fetchall()[0][0])
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:

@@ -33,8 +33,11 @@ def load_frames(con: duckdb.DuckDBPyConnection,
 
 
 def input_hashes(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """SHA-256 of every file whose rows are in the warehouse, sorted (part of a run's identity)."""
-    rows = con.execute("SELECT DISTINCT sha256 FROM ingestion_log WHERE status = 'loaded' ORDER BY 1").fetchall()
+    """SHA-256 of every file whose rows are in the warehouse, sorted (part of a run's identity); a source's
+    file read through a mapping as ``<file sha>:<mapping sha>`` (the same file under another mapping is
+    other input)."""
+    rows = con.execute("SELECT DISTINCT sha256 || coalesce(':' || mapping_sha256, '') FROM ingestion_log "
+                       "WHERE status = 'loaded' ORDER BY 1").fetchall()
     return [r[0] for r in rows]
 
 

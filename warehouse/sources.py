@@ -429,3 +429,16 @@ def source_ledger(con: duckdb.DuckDBPyConnection, folder: str) -> dict[tuple[str
         "last(mapping_sha256 ORDER BY seq) FROM ingestion_log WHERE starts_with(file, ?) GROUP BY ALL",
         [folder + "/"]).fetchall()
     return {(f, s): (st, m, h) for f, s, st, m, h in rows}
+
+
+def waiting_in_ledger(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(file, reason) of each delivered file whose latest ledger row says it waits for its mapping (a ledger
+    or snapshot written before source mappings has none)."""
+    has = con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'ingestion_log' "
+                      "AND column_name = 'mapping_sha256'").fetchall()[0][0]
+    if not has:
+        return []
+    return con.execute(
+        "SELECT file, message FROM (SELECT file, last(status ORDER BY seq) AS status, "
+        "last(message ORDER BY seq) AS message FROM ingestion_log GROUP BY file, sha256) "
+        "WHERE status = 'waiting' ORDER BY file").fetchall()

@@ -82,11 +82,22 @@ def test_refused_mapping_leaves_files_waiting_and_a_changed_one_never_reinterpre
     assert export.exists()  # the file waits in landing, nothing is loaded
     assert ingest_flow(home, default_plans) == []  # the same reason is ledgered once
     assert q(home, "SELECT status FROM ingestion_log") == [("waiting",)]
+    from flows.publish import publish_flow
+    from orbit.status import render_status
+
+    publish_flow(home)
+    status = render_status(home)
+    assert "Waiting in landing" in status and "crm/export.csv:" in status
+    assert "no column 'Opportunity Owner' in crm/export.csv" in status
 
     mapping(home, "crm", CRM)  # fixed: the waiting file loads
     (entry,) = ingest_flow(home, default_plans)
     assert (entry.status, entry.dataset, entry.rows_loaded) == ("loaded", "opportunities", 3)
     first_hash = entry.mapping_sha256
+    from flows.common import touched_periods
+
+    assert touched_periods(home, default_plans, ["crm/export.csv"], ["opportunities"]) == \
+        {"opportunities": ["2026-Q3"]}
     assert q(home, "SELECT stage FROM opportunities WHERE opportunity_id = 'O2'") == [("open",)]
 
     mapping(home, "crm", CRM.replace("default: 0", "default: 1"))  # edited: loaded rows stay as they are

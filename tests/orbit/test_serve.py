@@ -103,6 +103,18 @@ def test_files_outside_dataset_folders_and_deleted_files_are_dropped(landing):
     assert tracker.waiting == []
 
 
+def test_a_source_folder_with_a_mapping_is_watched(landing):
+    tracker = ArrivalTracker(landing, SETTLE)
+    (landing.parent / "sources").mkdir()
+    (landing.parent / "sources" / "crm.yaml").write_text("feeds: []\n")
+    (landing / "crm").mkdir()
+    (landing / "other").mkdir()
+    export = _write(landing / "crm" / "export.csv", "Id\n1\n")
+    tracker.observe(export, 0.0)
+    tracker.observe(_write(landing / "other" / "export.csv", "Id\n1\n"), 0.0)  # no mapping: not a source
+    assert tracker.due(100.0) == [export]
+
+
 def test_complete_files_come_out_in_ledger_order(landing):
     tracker = ArrivalTracker(landing, SETTLE)
     files = [_write(landing / ds / n, "x\n1\n") for ds, n in
