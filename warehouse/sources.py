@@ -25,12 +25,11 @@ import duckdb
 from schemas.contracts import DATASETS, Column, Dataset
 from schemas.sources import MappingError, ResolvedFeed, Source, load_mapping, resolve
 from schemas.suites import failing_sql
-from transforms.ingest import _TIMESTAMP, ident, literal, raw_json_sql, typed_sql
+from transforms.ingest import _TIMESTAMP, _strip, ident, literal, raw_json_sql, typed_sql
 from warehouse.db import transaction
 from warehouse.landing import ReadOptions, drop_rows, load_rows
 from warehouse.load import LedgerEntry, load_typed, log_entry
 
-_WS = "' \t\r\n\f\v\u00a0'"
 #: Columns every feed's rows carry besides the contract's and the unused source columns.
 _SKIP, _UNMAPPED = "_skip", "_unmapped"
 _SEP = "chr(31)"
@@ -65,8 +64,9 @@ def read_options(source: Source, path: Path) -> ReadOptions:
 
 # ------------------------------------------------------------------------------------------------- SQL
 def _text(i: int) -> str:
-    """The trimmed, non-blank text of source column i (NULL when blank)."""
-    return f"NULLIF(trim(c{i}, {_WS}), '')"
+    """The trimmed, non-blank text of source column i (NULL when blank): computed once per row by
+    :func:`feed_sql`'s inner SELECT."""
+    return f"t{i}"
 
 
 def _number_sql(x: str, decimal_comma: bool, fmt: str) -> str:
@@ -93,34 +93,33 @@ def _formats(formats: tuple[str, ...]) -> str:
     return "[" + ", ".join(literal(f) for f in formats) + "]"
 
 
-def _parsed(x: str, formats: tuple[str, ...]) -> str:
-    """The first of ``formats`` that parses ``x`` (a TIMESTAMP, NULL if none). DuckDB's %Y also takes a
-    two-digit year (17 -> year 0017): formats with %y are tried first (%y never takes four digits),
-    and a year before 1000 counts as not parsed."""
+def _parsed(x: str, formats: tuple[str, ...], out: str) -> str:
+    """``x`` parsed by the first of ``formats`` that fits and written as ``out`` (NULL if none fits). DuckDB's
+    %Y also takes a two-digit year (17 -> year 0017): formats with %y are tried first (%y never takes four
+    digits), and a year before 1000 counts as not parsed."""
     ordered = tuple(f for f in formats if "%y" in f) + tuple(f for f in formats if "%y" not in f)
     p = f"try_strptime({x}, {_formats(ordered)})"
-    return f"CASE WHEN year({p}) >= 1000 THEN {p} END"
+    return f"CASE WHEN year({p}) >= 1000 THEN strftime({p}, {literal(out)}) END"
 
 
 def _date_sql(x: str, formats: tuple[str, ...]) -> str:
     """A date as YYYY-MM-DD: ISO as it is, a midnight timestamp (a spreadsheet's date cell) cut to its
-    date, else the first of ``formats`` that parses; text that none parses is left as it is."""
-    parsed = (f"WHEN {_parsed(x, formats)} IS NOT NULL THEN strftime({_parsed(x, formats)}, '%Y-%m-%d') "
-              if formats else "")
+    date, else the first of ``formats`` that parses; text that none parses is left as it is (and fails)."""
+    parsed = f"{_parsed(x, formats, '%Y-%m-%d')}, " if formats else ""
     return (f"CASE WHEN regexp_full_match({x}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') THEN {x} "
             f"WHEN regexp_full_match({x}, '\\d{{4}}-\\d{{2}}-\\d{{2}}[T ]00:00(:00(\\.0+)?)?') THEN {x}[1:10] "
-            f"{parsed}ELSE {x} END")
+            f"ELSE coalesce({parsed}{x}) END")
 
 
 def _timestamp_sql(x: str, formats: tuple[str, ...]) -> str:
     """A timestamp in ISO 8601 as it is (a plain date is midnight; a space before the offset, as some
     exports write it, is dropped), else the first of ``formats`` that parses, written without an offset
-    (read in the source's timezone); text that nothing parses is left as it is."""
+    (read in the source's timezone); text that nothing parses is left as it is (and fails the cast).
+    Each value is parsed once (the branches are evaluated lazily)."""
     spaced = f"regexp_replace({x}, ' ([+-]\\d{{2}}:?\\d{{2}}|[zZ])$', '\\1')"
-    parsed = (f"WHEN {_parsed(x, formats)} IS NOT NULL THEN strftime({_parsed(x, formats)}, '%Y-%m-%d %H:%M:%S.%f') "
-              if formats else "")
+    parsed = f"{_parsed(x, formats, '%Y-%m-%d %H:%M:%S.%f')}, " if formats else ""
     return (f"CASE WHEN regexp_full_match({x}, '{_TIMESTAMP}') THEN {x} "
-            f"WHEN regexp_full_match({spaced}, '{_TIMESTAMP}') THEN {spaced} {parsed}ELSE {x} END")
+            f"ELSE coalesce({parsed}CASE WHEN regexp_full_match({spaced}, '{_TIMESTAMP}') THEN {spaced} END, {x}) END")
 
 
 _TIME_FORMATS = ("%H:%M:%S", "%H:%M", "%I:%M:%S %p", "%I:%M %p", "%H:%M:%S.%f")
@@ -219,20 +218,15 @@ def feed_sql(source: Source, rf: ResolvedFeed, header: list[str], fmt: str, rel:
     selects += [f"c{i} AS {ident(n)}" for i, n in zip(rf.unused, extras)]
     skip = f"NOT {_when_sql(rf, rf.feed.when)}" if rf.feed.when else "false"
     miss = f"NULLIF(concat_ws({_SEP}, {', '.join(unmapped)}), '')" if unmapped else "CAST(NULL AS VARCHAR)"
-    sql = f"SELECT _n, {', '.join(selects)}, {skip} AS {_SKIP}, {miss} AS {_UNMAPPED} FROM {rel}"
+    # the referenced columns trimmed once (as a dataset file's values are: trimming only what needs it)
+    texts = ", ".join(f"NULLIF({_strip(f'c{i}')}, '') AS t{i}" for i in sorted(set(rf.index.values())))
+    unused = "".join(f", c{i}" for i in rf.unused)
+    inner = f"(SELECT _n, {texts}{unused} FROM {rel})" if texts else rel
+    sql = f"SELECT _n, {', '.join(selects)}, {skip} AS {_SKIP}, {miss} AS {_UNMAPPED} FROM {inner}"
     return sql, names + extras
 
 
 # ---------------------------------------------------------------------------------------------- loading
-@dataclass(frozen=True)
-class FeedPlan:
-    """One feed of a file, ready to load: its dataset, the suite's rules and the timezone of naive times."""
-
-    resolved: ResolvedFeed
-    rules: object
-    tz: str
-
-
 class _Resolver:
     """The mapping resolved against the file's header, once, when the reader has read it."""
 
