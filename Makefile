@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export GX_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: setup demo test test-fast browser spreadsheet pdf-tools messages lock bench bench-ingest bench-verbs bench-attribution clean
+.PHONY: setup demo test test-fast browser spreadsheet pdf-tools messages lock bench bench-ingest bench-sources bench-verbs bench-attribution clean
 
 setup: $(STAMP)
 
@@ -84,6 +84,9 @@ bench-verbs: setup
 
 bench-ingest: setup
 	$(VENV)/bin/python benchmarks/ingest.py
+
+bench-sources: setup
+	$(VENV)/bin/python benchmarks/sources.py
 
 bench-attribution: setup
 	benchmarks/run_attribution.sh
