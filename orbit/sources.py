@@ -40,25 +40,9 @@ def _table(rows: list[tuple], headers: list[str], indent: str = "  ") -> str:
 
 
 def _ledger(home: Home, folder: str) -> dict:
-    """The latest ledger row of each file of a source: from the warehouse (read-only), else the snapshot."""
-    import duckdb
+    from warehouse.sources import read_source_ledger
 
-    from warehouse.sources import source_ledger
-
-    for path in (home.warehouse, home.published):
-        if not path.exists():
-            continue
-        try:
-            con = duckdb.connect(str(path), read_only=True)
-        except duckdb.Error:
-            continue  # a writer holds the warehouse: the snapshot
-        try:
-            return source_ledger(con, folder)
-        except duckdb.Error:
-            continue
-        finally:
-            con.close()
-    return {}
+    return read_source_ledger([home.warehouse, home.published], folder)
 
 
 @app.command("list")

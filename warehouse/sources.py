@@ -425,6 +425,25 @@ def source_ledger(con: duckdb.DuckDBPyConnection, folder: str) -> dict[tuple[str
     return {(f, s): (st, m, h) for f, s, st, m, h in rows}
 
 
+def read_source_ledger(databases: list[Path], folder: str) -> dict:
+    """:func:`source_ledger` from the first of ``databases`` (the warehouse, then the published snapshot)
+    that can be opened read-only: a writer holding the warehouse never makes a reader wait."""
+    for path in databases:
+        if not path.exists():
+            continue
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+        except duckdb.Error:
+            continue
+        try:
+            return source_ledger(con, folder)
+        except duckdb.Error:
+            continue
+        finally:
+            con.close()
+    return {}
+
+
 def waiting_in_ledger(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """(file, reason) of each delivered file whose latest ledger row says it waits for its mapping (a ledger
     or snapshot written before source mappings has none)."""

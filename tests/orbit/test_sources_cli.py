@@ -66,3 +66,30 @@ def test_every_sources_verb_has_help():
     for verb in ("list", "check", "init"):
         r = runner.invoke(app, ["sources", verb, "--help"])
         assert r.exit_code == 0 and "Usage" in r.output
+
+
+def test_list_says_which_files_were_loaded_under_an_earlier_mapping(home):
+    import datetime as dt
+
+    from schemas.contracts import DATASETS
+    from schemas.sources import load_mapping
+    from schemas.suites import suite_rules
+    from warehouse.db import open_warehouse
+    from warehouse.landing import sha256_of
+    from warehouse.load import LedgerEntry
+    from warehouse.sources import load_source_file
+
+    runner.invoke(app, ["sources", "init", "zd", "--preset", "zendesk-tickets"])
+    path = home.landing / "zd" / "tickets.csv"
+    shutil.copy(SAMPLES / "zendesk-tickets.csv", path)
+    now = dt.datetime(2026, 12, 3, tzinfo=dt.timezone.utc)
+    with open_warehouse(home.warehouse) as con:
+        entry = LedgerEntry("zd/tickets.csv", None, sha256_of(path), 0, 0, 0, 0, "loaded", None, None)
+        load_source_file(con, entry, path, load_mapping(home.sources / "zd.yaml"),
+                         lambda d: suite_rules(DATASETS[d], departments=["customer_service"], currency="EUR", now=now),
+                         "UTC")
+    assert "files: 1, waiting: 0" in runner.invoke(app, ["sources", "list"]).output
+    text = (home.sources / "zd.yaml").read_text().replace("{Good: 10, Bad: 0}", "{Good: 9, Bad: 1}")
+    (home.sources / "zd.yaml").write_text(text)
+    out = runner.invoke(app, ["sources", "list"]).output
+    assert "tickets.csv: loaded under an earlier version of the mapping" in out
