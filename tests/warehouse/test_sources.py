@@ -394,3 +394,27 @@ def test_an_existing_home_gets_rows_skipped_and_the_mapping_hash(tmp_path):
     assert con.execute("SELECT rows_skipped, mapping_sha256, rows_read = rows_loaded + rows_quarantined + "
                        "rows_duplicate + rows_skipped FROM ingestion_log").fetchall() == [(0, None, True)]
     con.close()
+
+
+def test_an_xlsx_in_a_dataset_folder_loads_with_the_contract(tmp_path, con):
+    """A workbook in contract shape: real date cells, numbers and text ids read as what they mean."""
+    import xlsxwriter
+
+    from warehouse.load import load_file
+
+    path = tmp_path / "roster.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet()
+    day = wb.add_format({"num_format": "dd/mm/yyyy"})
+    ws.write_row(0, 0, ["employee_id", "full_name", "department", "role", "fte", "bonus_target", "currency",
+                        "effective_from"])
+    ws.write_row(1, 0, ["0042", "Lucía Gómez", "sales", "seller", 0.5, 12000.5, "EUR"])
+    ws.write_datetime(1, 7, dt.datetime(2026, 1, 1), day)
+    ws.write_row(2, 0, ["0043", "Ann Lee", "sales", "seller", 1.5, 100, "EUR", "2026-02-01"])  # fte > 1
+    wb.close()
+    entry = LedgerEntry("employees/roster.xlsx", "employees", "x", 0, 0, 0, 0, "loaded", None, None)
+    e = load_file(con, entry, path, _rules("employees"), "UTC")
+    assert (e.rows_read, e.rows_loaded, e.rows_quarantined) == (2, 1, 1)
+    assert con.execute("SELECT employee_id, fte, bonus_target, effective_from FROM employees").fetchall() == \
+        [("0042", Decimal("0.5"), Decimal("12000.50"), dt.date(2026, 1, 1))]
+    assert con.execute("SELECT line, reason FROM quarantine").fetchall() == [(3, "out_of_range")]
