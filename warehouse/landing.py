@@ -181,7 +181,7 @@ def _check_header(path: Path, columns: list[str], opts: ReadOptions = CONTRACT, 
         seen[c.lower()] = i
 
 
-def _csv_error(path: Path, error: duckdb.Error, lines: int) -> RejectedFile:
+def _csv_error(path: Path, error: duckdb.Error, lines: int, delimiter: str = ",") -> RejectedFile:
     """DuckDB's CSV error as a message naming the line and the problem in plain words."""
     text = str(error)
     m = re.search(r"CSV Error on Line: (\d+)", text)
@@ -193,7 +193,7 @@ def _csv_error(path: Path, error: duckdb.Error, lines: int) -> RejectedFile:
         if found < expected and line >= lines:
             problem += ": the file looks truncated (cut off while being written?); deliver the complete file"
         else:
-            problem += "; check the delimiter (',') and the quoting of values that contain commas"
+            problem += f"; check the delimiter ({delimiter!r}) and the quoting of values that contain it"
     elif "unterminated quote" in text:
         problem = "a quoted value is never closed (unterminated quote); check the quoting, or deliver the complete file"
     else:
@@ -302,7 +302,7 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: Sha
                 encoding='utf-8', skip={opts.skip_rows})"""
         )
     except duckdb.InvalidInputException as e:
-        raise _csv_error(path, e, lines) from None
+        raise _csv_error(path, e, lines, opts.delimiter) from None
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_rows AS {select}")
     finally:
