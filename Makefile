@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export GX_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: setup demo test test-fast browser spreadsheet pdf-tools messages lock bench bench-ingest bench-sources bench-verbs bench-attribution clean
+.PHONY: setup demo test test-fast lint-imports browser spreadsheet pdf-tools messages lock bench bench-ingest bench-sources bench-verbs bench-attribution clean
 
 setup: $(STAMP)
 
@@ -23,11 +23,13 @@ $(STAMP): requirements.lock pyproject.toml
 demo: setup
 	$(VENV)/bin/orbit demo
 
-# The whole suite with its checks (a few minutes); `make test-fast` is the inner loop (no `slow` tests).
+# The whole suite with its checks (a few minutes): the layers contract (pyproject.toml [tool.importlinter]),
+# ruff, mypy, then the tests; `make test-fast` is the inner loop (no `slow` tests).
 # The fast tests run on PYTEST_WORKERS processes (pytest-xdist); the slow ones (crash, serve, timing and
 # scale tests, which measure seconds) run one at a time afterwards.
 PYTEST_WORKERS ?= 2
 test: setup browser spreadsheet pdf-tools
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest -m "not slow" -n $(PYTEST_WORKERS)
@@ -35,6 +37,10 @@ test: setup browser spreadsheet pdf-tools
 
 test-fast: setup
 	$(VENV)/bin/python -m pytest -m "not slow" -n $(PYTEST_WORKERS)
+
+# Only the layers contract (fast): nothing imports against orbit > flows > warehouse > transforms > schemas.
+lint-imports: setup
+	$(VENV)/bin/lint-imports
 
 # Debian's chromium for the report's browser test (tests/orbit/test_report.py). If it cannot be
 # installed, that test fails saying so; the rest of the suite still runs.

@@ -11,30 +11,17 @@ from flows.evaluate import EvaluationSummary, evaluate_flow
 from flows.publish import publish_flow
 from schemas.plan import PlanSet
 from warehouse import clock
-from warehouse.audit import append_audit
-from warehouse.db import open_warehouse, transaction
+from warehouse.db import open_warehouse
 from warehouse.home import Home
-from warehouse.periods import close_period, partial_reason, run_inputs_digest
+from warehouse.periods import close_period_audited
 
 
 @task(persist_result=False, cache_policy=NO_CACHE)  # not retried: a refusal (already closed) is not I/O
 def freeze_period(home: Home, period: str, user: str, today: dt.date, allow_partial: bool,
                   reason: str | None) -> str:
-    with open_warehouse(home.warehouse) as con, transaction(con):
-        why = partial_reason(con, period, today)
-        run_id = close_period(con, period, user=user, at=dt.datetime.now(dt.timezone.utc), today=today,
-                              allow_partial=allow_partial)
-        versions, employees = con.execute(
-            "SELECT string_agg(DISTINCT plan_version, ',' ORDER BY plan_version), count(*) FROM employee_scores "
-            "WHERE period = ?", [period]).fetchall()[0]
-        detail = f"{employees} employee(s) frozen"
-        if why:
-            detail += f"; closed while partial ({why})"
-        if reason:
-            detail += f"; reason: {reason}"
-        append_audit(con, "close_period", period=period, run_id=run_id, plan_version=versions,
-                     input_hashes=run_inputs_digest(con, [run_id]), detail=detail)
-    return run_id
+    with open_warehouse(home.warehouse) as con:
+        return close_period_audited(con, period, user=user, at=dt.datetime.now(dt.timezone.utc), today=today,
+                                    allow_partial=allow_partial, reason=reason)
 
 
 @flow(name="orbit-close", persist_result=False)

@@ -24,17 +24,16 @@ from pathlib import Path
 
 from prefect import flow
 
-from flows.common import home_label, run_logger, touched_periods, writing_run
+from flows.common import run_logger, writing_run
 from flows.engine import direct
-from flows.evaluate import evaluate_flow, make_run_id
-from flows.ingest import ingest_flow
+from flows.evaluate import evaluate_flow
+from flows.events import DATASET_UPDATED, FILE_ARRIVED, home_label
+from flows.ingest import find_touched_periods, ingest_flow
 from flows.publish import publish_flow
 from flows.run import run_flow
 from schemas.plan import PlanSet
 from warehouse.home import Home
 
-FILE_ARRIVED = "orbit.landing.file.arrived"
-DATASET_UPDATED = "orbit.dataset.updated"
 NIGHTLY_CRON = "0 2 * * *"  # 02:00 in the plan's timezone
 #: flow name/deployment name, as the Prefect API and UI show them (nightly first).
 DEPLOYMENT_NAMES = ("orbit-nightly/nightly", "orbit-ingest-file/ingest-on-arrival",
@@ -69,7 +68,7 @@ def ingest_file_flow(file: str, orbit_home: str, plan: str) -> None:
             run_logger().info("%s: already ingested or gone; nothing to do", file)
             return
         loaded = [e for e in entries if e.status == "loaded" and e.dataset]
-        touched = touched_periods(home, plans, [e.file for e in loaded], [e.dataset for e in loaded]) if loaded else {}
+        touched = find_touched_periods(home, plans, [e.file for e in loaded], [e.dataset for e in loaded]) if loaded else {}
         if any(periods is None for periods in touched.values()):
             evaluate_flow(home, plans, None)
         elif touched:
@@ -115,17 +114,14 @@ def already_published(home: Home, plans: PlanSet, periods: list[str]) -> bool:
     inputs and plan (same run_id): then re-evaluating would give the same rows. This folds a burst
     of arrivals into one evaluation."""
     from warehouse.db import open_warehouse
-    from warehouse.read import input_hashes
+    from warehouse.read import current_run_id
+    from warehouse.snapshot import published_periods
 
     if not home.published.exists():
         return False
     with open_warehouse(home.warehouse, read_only=True) as con:
-        run_id = make_run_id(input_hashes(con), plans)
-    with open_warehouse(home.published, read_only=True) as snap:
-        rows = snap.execute("SELECT periods FROM runs WHERE run_id = ? AND kind = 'evaluate' AND status = 'completed'",
-                            [run_id]).fetchall()
-    done = {p for (listed,) in rows for p in (listed or "").split(",") if p}
-    return set(periods) <= done
+        run_id = current_run_id(con, plans.source)
+    return set(periods) <= published_periods(home.published, run_id)
 
 
 def build_deployments(home: Home, plans: PlanSet, plan_file: Path, *, cron: str = NIGHTLY_CRON) -> list:

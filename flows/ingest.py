@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-import duckdb
-
-from flows.common import emit, home_label, run_logger, touched_periods
+from flows.common import run_logger
 from flows.engine import NO_CACHE, flow, task
+from flows.events import dataset_updated
+from flows.retry import IO_RETRIES
 from flows.sources import ingest_source
 from schemas.contracts import DATASETS
 from schemas.plan import PlanSet
@@ -24,24 +24,14 @@ from warehouse.db import open_warehouse, transaction
 from warehouse.home import Home
 from warehouse.landing import LandedFile, RejectedFile, list_landed, move_rejected, rejected_target, sha256_of
 from warehouse.load import LedgerEntry, cap_memory, ingested_hashes, load_file, log_entry, pending_moves
+from warehouse.read import touched_periods
 from warehouse.sources import delivered_sources, load_sources
 
 # Task results may hold compensation data: never persisted, never cached.
 _TASK = dict(persist_result=False, cache_policy=NO_CACHE)
 
 
-def _io_error(task, task_run, state) -> bool:
-    """Retry only what a retry can fix: I/O errors, not bad input."""
-    try:
-        state.result()
-    except (OSError, duckdb.IOException):
-        return True
-    except BaseException:  # noqa: BLE001
-        return False
-    return False
-
-
-@task(retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_io_error, **_TASK)
+@task(**IO_RETRIES, **_TASK)
 def ingest_file(home: Home, landed: LandedFile, sha: str, plans: PlanSet, now: dt.datetime) -> LedgerEntry:
     """Load one file in one warehouse transaction, or ledger it as rejected (naming where it will be moved)."""
     entry = LedgerEntry(landed.name, landed.dataset, sha, 0, 0, 0, 0, "rejected", None, landed.mtime)
@@ -63,10 +53,27 @@ def ingest_file(home: Home, landed: LandedFile, sha: str, plans: PlanSet, now: d
                 return log_entry(con, rejected)
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_io_error, **_TASK)
+@task(**IO_RETRIES, **_TASK)
 def quarantine_file(home: Home, landed: LandedFile, quarantined_to: str, reason: str) -> None:
     """Move a file ledgered as rejected to ``quarantine/files/`` beside its ``.reason`` file."""
     move_rejected(landed.path, home.root / quarantined_to, reason)
+
+
+@task(**_TASK)  # not retried: it never fails (unknown periods mean every period)
+def find_touched_periods(home: Home, plans: PlanSet, files: list[str], datasets: list[str] | None = None
+                         ) -> dict[str, list[str] | None]:
+    """For each dataset loaded from ``files`` (``datasets``, by default the files' folders; a source's file
+    names its source's folder): the periods its new or changed rows touch (None: all). If they cannot be
+    read, every dataset loaded touches every period, and a warning says so and why."""
+    try:
+        with open_warehouse(home.warehouse, read_only=True) as con:
+            return touched_periods(con, plans, files, datasets)
+    except Exception as e:  # noqa: BLE001 - unknown periods mean: re-evaluate all of them
+        names = sorted((set(datasets) if datasets is not None else {f.split("/", 1)[0] for f in files})
+                       & set(DATASETS))
+        run_logger().warning("could not find the periods touched by %s; re-evaluating all periods (%s: %s)",
+                             ", ".join(files), type(e).__name__, e)
+        return dict.fromkeys(names)
 
 
 @flow(name="orbit-ingest", log_prints=False, persist_result=False)
@@ -123,10 +130,9 @@ def ingest_flow(home: Home, plans: PlanSet, files: list[str] | None = None, anno
             entry.rows_loaded, entry.rows_quarantined, entry.rows_duplicate, entry.status,
         )
     loaded = [e for e in results if e.status == "loaded" and e.dataset]
-    touched = touched_periods(home, plans, [e.file for e in loaded], [e.dataset for e in loaded]) if loaded and announce else {}
+    touched = find_touched_periods(home, plans, [e.file for e in loaded], [e.dataset for e in loaded]) if loaded and announce else {}
     for name in sorted(touched):  # periods None: every period
-        emit("orbit.dataset.updated", resource_id=f"orbit.dataset.{name}",
-             payload={"dataset": name, "periods": touched[name]}, labels=home_label(home))
+        dataset_updated(home, name, touched[name])
     if not results:
         logging.getLogger(__name__).info("no new files in %s", home.landing)
     return results

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flows.common import run_logger
 from flows.engine import NO_CACHE, flow, task
+from flows.retry import IO_RETRIES
 from warehouse.db import open_warehouse
 from warehouse.home import Home
 from warehouse.publish import publish_snapshot
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], persist_result=False, cache_policy=NO_CACHE)
+@task(**IO_RETRIES, persist_result=False, cache_policy=NO_CACHE)
 def write_snapshot(home: Home) -> dict[str, int]:
     with open_warehouse(home.warehouse) as con:
         return publish_snapshot(con, home.published)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
+from flows.engine import NO_CACHE, task
+from flows.retry import IO_RETRIES
 from schemas.contracts import DATASETS
 from schemas.plan import PlanSet
 from schemas.sources import MappingError, Source
@@ -26,7 +25,7 @@ from warehouse.sources import Delivered, MappingRefused, delivery_state, load_so
 _TASK = dict(persist_result=False, cache_policy=NO_CACHE)
 
 
-@task(**_TASK)
+@task(**IO_RETRIES, **_TASK)
 def ingest_source_file(home: Home, landed: LandedFile, sha: str, plans: PlanSet, now: dt.datetime,
                        source: Source) -> list[LedgerEntry]:
     """Load one source file through its mapping (one ledger row per feed), or ledger why it waits or is

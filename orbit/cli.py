@@ -226,13 +226,13 @@ def export_bonus(
     home = Home.from_env()
     if not home.warehouse.exists():
         raise _fail(f"no warehouse at {home.warehouse}; run `orbit run` first")
-    from flows.export import ExportError, check_export, export_bonus_flow
-    from warehouse.db import open_warehouse
+    from flows.export import export_bonus_flow
+    from transforms.export import ExportError
+    from warehouse.exports import check_bonus_export_file
 
     with _writer(home, "export"):
         try:
-            with open_warehouse(home.warehouse) as con:
-                check_export(con, label, fmt, draft)
+            check_bonus_export_file(home.warehouse, label, fmt, draft)
         except ExportError as e:
             raise _fail(str(e)) from None
         path = _run(lambda: export_bonus_flow(home, label, fmt, out, draft))
@@ -295,14 +295,12 @@ def _check_evaluable(home: Home, plans, label: str) -> None:
 
 def _check_period_state(home: Home, check, label: str) -> str:
     """Run a warehouse.periods check_* before a close or reopen: bad state exits 2 with what to do."""
-    from warehouse.db import open_warehouse
-    from warehouse.periods import PeriodStateError
+    from warehouse.periods import PeriodStateError, check_period
 
     if not home.warehouse.exists():
         raise _fail(f"no warehouse at {home.warehouse}; run `orbit run` first")
     try:
-        with open_warehouse(home.warehouse) as con:
-            return check(con, label)
+        return check_period(home.warehouse, label, check)
     except PeriodStateError as e:
         raise _fail(str(e)) from None
     except OSError as e:
@@ -526,16 +524,13 @@ def serve(
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Check the hash chain of the audit log; exit 1 if a row was tampered with."""
-    from warehouse.audit import verify_audit
-    from warehouse.db import open_warehouse
+    from warehouse.audit import verify_audit_log
 
     home = Home.from_env()
     if not home.warehouse.exists():
         raise _fail(f"no warehouse at {home.warehouse}")
     try:
-        with open_warehouse(home.warehouse, read_only=True) as con:
-            problems = verify_audit(con)
-            n = con.execute("SELECT count(*) FROM audit_log").fetchall()[0][0]
+        problems, n = verify_audit_log(home.warehouse)
     except OSError as e:
         raise _fail(str(e), code=1) from None
     if problems:

@@ -263,16 +263,10 @@ class ArrivalWorker:
 
 def not_yet_ingested(home: Home) -> list[Path]:
     """Delivered files that the published ledger does not list (delivered while `orbit serve` was down)."""
-    from warehouse.db import connect
     from warehouse.landing import list_landed
+    from warehouse.snapshot import ledgered_files
 
-    known: set[str] = set()
-    if home.published.exists():
-        con = connect(home.published, read_only=True)
-        try:
-            known = {f for (f,) in con.execute("SELECT DISTINCT file FROM ingestion_log").fetchall()}
-        finally:
-            con.close()
+    known = ledgered_files(home.published)
     return [f.path for f in list_landed(home.landing) if f.dataset and f.name not in known]
 
 

@@ -1,10 +1,10 @@
 """The landing contract: each input dataset declared exactly once.
 
 Everything else about a dataset is derived from its declaration here:
-the DuckDB DDL (:func:`schemas.derive.ddl`), the polars schema
+the DuckDB DDL (:func:`warehouse.sql.ddl`), the polars schema
 (:func:`schemas.derive.polars_schema`), the text-to-type casting rules
-(:func:`transforms.ingest.cast_rows`) and the Great Expectations suite
-(:func:`schemas.suites.build_suite`).
+(:func:`warehouse.ingest_sql.typed_sql`), the Great Expectations suite
+(:func:`schemas.suites.build_suite`) and the periods a row belongs to (``event_times``, ``data_time``).
 """
 
 from __future__ import annotations
@@ -76,6 +76,13 @@ class Dataset:
     required_when: tuple[RequiredWhen, ...] = field(default=())
     doc: str = ""
     lineage_published: bool = True  # the snapshot shows each row's landing file and line
+    #: The dataset -> event-time map: the columns that date a row, the first saying when it happened
+    #: (what `orbit status` shows as "last row time"); a new or changed row touches the periods they fall in
+    #: (DESIGN "Periods touched"). Empty: dated otherwise (targets name their period).
+    event_times: tuple[str, ...] = ()
+    #: The timestamp that dates a row as data of a period (which periods have data, and what a period's data
+    #: covers): an opportunity is data of the period it closed in. None: not dated data (roster, targets).
+    data_time: str | None = None
 
     @property
     def column_names(self) -> list[str]:
@@ -103,6 +110,7 @@ DATASETS: dict[str, Dataset] = {
         Dataset(
             "employees",
             key=("employee_id", "effective_from"),
+            event_times=("effective_from",),
             doc="HR roster: one row per employee and validity interval",
             lineage_published=False,
             columns=(
@@ -124,6 +132,8 @@ DATASETS: dict[str, Dataset] = {
         Dataset(
             "opportunities",
             key=("opportunity_id",),
+            event_times=("created_at", "closed_at"),
+            data_time="closed_at",
             doc="commercial opportunities (deals) and their outcome",
             columns=(
                 Column("opportunity_id", "string", doc="stable opportunity id"),
@@ -143,6 +153,8 @@ DATASETS: dict[str, Dataset] = {
         Dataset(
             "activities",
             key=("event_id",),
+            event_times=("occurred_at",),
+            data_time="occurred_at",
             doc="what people did: one row per activity event",
             columns=(
                 Column("event_id", "string", doc="stable event id"),
@@ -161,6 +173,8 @@ DATASETS: dict[str, Dataset] = {
         Dataset(
             "measurements",
             key=("measurement_id",),
+            event_times=("measured_at",),
+            data_time="measured_at",
             doc="KPI readings per employee, or per department when employee_id is empty",
             columns=(
                 Column("measurement_id", "string", doc="stable measurement id"),
@@ -175,6 +189,8 @@ DATASETS: dict[str, Dataset] = {
         Dataset(
             "feedback",
             key=("survey_id",),
+            event_times=("responded_at",),
+            data_time="responded_at",
             doc="customer satisfaction survey responses",
             columns=(
                 Column("survey_id", "string", doc="stable survey response id"),

@@ -1,4 +1,6 @@
-"""Representations derived from a dataset's single declaration in :mod:`schemas.contracts`."""
+"""Representations derived from a dataset's single declaration in :mod:`schemas.contracts` (polars).
+
+Its SQL forms (DDL, DuckDB types, key expressions) are compiled in :mod:`warehouse.sql`."""
 
 from __future__ import annotations
 
@@ -13,22 +15,16 @@ _POLARS: dict[str, pl.DataType] = {
     "money": pl.Decimal(18, 2),
     "timestamp": pl.Datetime("us", "UTC"),
     "date": pl.Date(),
+    "hash": pl.UInt128(),
+    "json": pl.Utf8(),
 }
-_DUCKDB = {
-    "string": "VARCHAR",
-    "int": "BIGINT",
-    "decimal": "DECIMAL(38,9)",
-    "money": "DECIMAL(18,2)",
-    "timestamp": "TIMESTAMPTZ",
-    "date": "DATE",
-}
-#: Lineage columns every loaded row carries, with their DuckDB and polars types.
-LINEAGE: dict[str, tuple[str, pl.DataType]] = {
-    "_file": ("VARCHAR", pl.Utf8()),
-    "_line": ("BIGINT", pl.Int64()),
-    "_sha256": ("VARCHAR", pl.Utf8()),
-    "_row_hash": ("UHUGEINT", pl.UInt128()),
-    "extra": ("JSON", pl.Utf8()),
+#: Lineage columns every loaded row carries, with their logical types (``warehouse.sql`` gives the DuckDB ones).
+LINEAGE: dict[str, str] = {
+    "_file": "string",
+    "_line": "int",
+    "_sha256": "string",
+    "_row_hash": "hash",
+    "extra": "json",
 }
 
 
@@ -36,36 +32,9 @@ def polars_dtype(col: Column) -> pl.DataType:
     return _POLARS[col.type]
 
 
-def duckdb_type(col: Column) -> str:
-    return _DUCKDB[col.type]
-
-
 def polars_schema(ds: Dataset | str, *, lineage: bool = False) -> pl.Schema:
     ds = DATASETS[ds] if isinstance(ds, str) else ds
     schema = {c.name: polars_dtype(c) for c in ds.columns}
     if lineage:
-        schema.update({k: v[1] for k, v in LINEAGE.items()})
+        schema.update({k: _POLARS[t] for k, t in LINEAGE.items()})
     return pl.Schema(schema)
-
-
-def key_expr_sql(ds: Dataset, alias: str = "") -> str:
-    """SQL expression identifying a row's key (nullable key parts are coalesced to '')."""
-    p = f"{alias}." if alias else ""
-    parts = []
-    for k in ds.key:
-        col = ds.column(k)
-        parts.append(f"coalesce(CAST({p}{k} AS VARCHAR), '')" if col.nullable else f"CAST({p}{k} AS VARCHAR)")
-    return " || chr(31) || ".join(parts)
-
-
-def ddl(ds: Dataset | str, table: str | None = None, *, history: bool = False) -> str:
-    """CREATE TABLE for a dataset's current table (or its history table)."""
-    ds = DATASETS[ds] if isinstance(ds, str) else ds
-    name = table or (f"{ds.name}_history" if history else ds.name)
-    cols = [f"    {c.name} {duckdb_type(c)}{'' if c.nullable else ' NOT NULL'}" for c in ds.columns]
-    cols += [f"    {k} {v[0]}" for k, v in LINEAGE.items()]
-    cols.append("    _loaded_at TIMESTAMPTZ NOT NULL")
-    if history:
-        cols.append("    _superseded_at TIMESTAMPTZ NOT NULL")
-        cols.append("    _superseded_by VARCHAR NOT NULL")
-    return f"CREATE TABLE IF NOT EXISTS {name} (\n" + ",\n".join(cols) + "\n)"

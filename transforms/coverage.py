@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from schemas.contracts import DATASETS
 from transforms.periods import Period
 
-#: The timestamp of each dataset that dates its rows as data of a period.
-DATA_COLUMNS: dict[str, str] = {"activities": "occurred_at", "opportunities": "closed_at",
-                                "measurements": "measured_at", "feedback": "responded_at"}
+#: The timestamp of each dataset that dates its rows as data of a period (the contract's ``data_time``).
+DATA_COLUMNS: dict[str, str] = {d.name: d.data_time for d in DATASETS.values() if d.data_time}
 
 _UTC = dt.timezone.utc
 _DT = pl.Datetime("us", "UTC")

@@ -8,6 +8,8 @@ import polars as pl
 
 from transforms.scoring import round_half_up
 
+#: The formats HR's export is written in.
+FORMATS = ("csv", "xlsx")
 EXPORT_COLUMNS = ["employee_id", "full_name", "department", "period", "composite", "payout_multiplier",
                   "bonus_amount", "currency", "incomplete", "plan_version", "run_id", "missing_data", "partial",
                   "first_data_day", "last_data_day"]
@@ -82,3 +84,27 @@ def export_text(table: pl.DataFrame) -> pl.DataFrame:
     """The export table as text (the CSV): decimals at their fixed places, booleans ``true``/``false``,
     dates ISO 8601, nulls empty."""
     return table.select(pl.col(c).cast(pl.Utf8).fill_null("") for c in table.columns)
+
+
+class ExportError(ValueError):
+    """The export cannot be made as asked (bad period, not closed, nothing evaluated)."""
+
+
+def check_export(period: str, fmt: str, draft: bool, *, evaluated: bool, state: str, closed_run: str | None,
+                 runs: set[str]) -> None:
+    """Raise :class:`ExportError` (a message telling the user what to do) unless ``period`` may be exported:
+    ``evaluated`` (it has bonus lines), its ``state`` (open/closed) and ``closed_run``, and the ``runs`` its
+    bonus lines come from. Only a closed period whose lines are all from the run it was closed on is
+    exported, unless ``draft``."""
+    if fmt not in FORMATS:
+        raise ExportError(f"format {fmt!r} is not supported; use --format csv or --format xlsx")
+    if not evaluated:
+        raise ExportError(f"no evaluated results for period {period}; run `orbit evaluate --period {period}` first")
+    if draft:
+        return
+    if state != "closed":
+        raise ExportError(f"period {period} is not closed; HR exports need a closed period. "
+                          f"Close it with `orbit close --period {period}`, or use --draft for a draft export.")
+    if runs != {closed_run}:
+        raise ExportError(f"period {period} is closed on run {(closed_run or '')[:12]} but holds other results; "
+                          f"reopen it (`orbit reopen --period {period} --reason ...`) and close it again")

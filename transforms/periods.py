@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from schemas.contracts import DATASETS
+
 PeriodKind = Literal["month", "quarter"]
 _KINDS = ("month", "quarter")
 _MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -224,13 +226,22 @@ def assign_period(frame: FrameT, column: str, tz: str, kind: str, out: str = "pe
     return frame.with_columns(label.alias(out))
 
 
-#: The timestamps whose periods a new or changed row touches (DESIGN "Periods touched").
-TOUCH_COLUMNS: dict[str, tuple[str, ...]] = {
-    "opportunities": ("created_at", "closed_at"),
-    "activities": ("occurred_at",),
-    "measurements": ("measured_at",),
-    "feedback": ("responded_at",),
-}
+def touched_columns(dataset: str) -> list[str]:
+    """The columns :func:`find_touched_periods` reads from a dataset's new or changed rows: its event times
+    (the contract's), the period of a target, the opportunity an activity carries; none of a roster row
+    (it touches every period)."""
+    if dataset == "employees":
+        return []
+    if dataset == "targets":
+        return ["period"]
+    extra = ["opportunity_id"] if dataset == "activities" else []
+    return [*DATASETS[dataset].event_times, *extra]
+
+
+def answer_window(plans) -> dt.timedelta:
+    """How far back a ``first_contact`` can answer a handoff: the longest ``sla_hours`` of any plan (0 if none)."""
+    sla = [m.sla_hours for p in plans.plans for m in p.metrics.values() if m.sla_hours is not None]
+    return dt.timedelta(hours=float(max(sla))) if sla else dt.timedelta(0)
 
 
 def find_touched_periods(
@@ -246,7 +257,7 @@ def find_touched_periods(
 
     ``None`` means every period: a roster row (``employees``) changes each period it covers,
     open-ended rows every later one. ``targets`` touch the periods their own period overlaps.
-    Other rows touch the periods of the timestamps in :data:`TOUCH_COLUMNS`; an activity also
+    Other rows touch the periods of their event times (``event_times`` in the contract); an activity also
     touches the period ``answer_window`` earlier (a ``first_contact`` answers a handoff made up
     to the SLA before it) and the ``created_at`` / ``closed_at`` periods of the opportunity it
     carries (``opportunities``: opportunity_id, created_at, closed_at), whose prospecting and
@@ -263,7 +274,7 @@ def find_touched_periods(
             own = parse_period(label)
             labels.update(p.label for p in periods_spanning(own.start, own.end, kind))
         return sorted(labels)
-    stamps = [rows.select(pl.col(c).alias("at")) for c in TOUCH_COLUMNS[dataset]]
+    stamps = [rows.select(pl.col(c).alias("at")) for c in DATASETS[dataset].event_times]
     if dataset == "activities":
         if answer_window:
             stamps.append(rows.select((pl.col("occurred_at") - answer_window).alias("at")))

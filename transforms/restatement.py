@@ -7,6 +7,7 @@ composite_exact, multiplier_exact (exact rationals as text) and bonus_amount (De
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -47,3 +48,49 @@ def restate_period(comparison: pl.DataFrame, *, period: str, old_run_id: str, ne
         "new_bonus_amount", "difference", pl.lit(reason).alias("reason"),
         pl.lit(restated_at, dtype=pl.Datetime("us", "UTC")).alias("restated_at"),
     )
+
+
+class PeriodStateError(ValueError):
+    """The period is not in the state the operation needs (a message telling the user what to do)."""
+
+
+@dataclass(frozen=True)
+class Restatement:
+    """A closed period being reopened: the run it was frozen on, why, and its restatement rows."""
+
+    period: str
+    closed_run_id: str
+    reason: str
+    rows: pl.DataFrame
+    changed: int  # employees whose figures change
+
+
+def check_restate(restate: dict[str, str], closed) -> None:
+    """Only a closed period (``closed``: period -> its frozen figures) is reopened."""
+    for label in sorted(set(restate) - set(closed)):
+        raise PeriodStateError(f"period {label} is not closed; only a closed period is reopened")
+
+
+def compare_closed(results, closed, restate: dict[str, str], run_id: str, at: dt.datetime
+                   ) -> tuple[dict[str, bool], list[Restatement]]:
+    """For each closed period evaluated (``results``: its recomputed scores; ``closed``: period -> frozen
+    ``run_id`` and ``figures``): whether the new data would change it (pending restatement) or, when it is
+    being reopened (``restate``: period -> reason), its restatement. A period to restate that was not
+    recomputed (no plan in force) raises :class:`PeriodStateError`."""
+    pending: dict[str, bool] = {}
+    restatements: list[Restatement] = []
+    for r in results:
+        frozen = closed.get(r.period.label)
+        if frozen is None:
+            continue
+        comparison = compare_figures(frozen.figures, r.scores)
+        reason = restate.get(r.period.label)
+        if reason is None:
+            pending[r.period.label] = has_changes(comparison)
+            continue
+        rows = restate_period(comparison, period=r.period.label, old_run_id=frozen.run_id, new_run_id=run_id,
+                              reason=reason, restated_at=at)
+        restatements.append(Restatement(r.period.label, frozen.run_id, reason, rows, int(comparison["changed"].sum())))
+    for label in sorted(set(restate) - {r.period for r in restatements}):
+        raise PeriodStateError(f"period {label} could not be recomputed (no plan in force); it stays closed")
+    return pending, restatements

@@ -6,6 +6,7 @@ import datetime as dt
 import getpass
 import hashlib
 import json
+from pathlib import Path
 
 import duckdb
 
@@ -51,3 +52,12 @@ def verify_audit(con: duckdb.DuckDBPyConnection) -> list[str]:
             problems.append(f"audit row {values['seq']}: content does not match its hash (tampered)")
         prev = values["row_hash"]
     return problems
+
+
+def verify_audit_log(warehouse: Path) -> tuple[list[str], int]:
+    """:func:`verify_audit` on the warehouse file (read-only), with the number of rows checked."""
+    from warehouse.db import open_warehouse
+
+    with open_warehouse(warehouse, read_only=True) as con:
+        problems = verify_audit(con)
+        return problems, con.execute("SELECT count(*) FROM audit_log").fetchall()[0][0]

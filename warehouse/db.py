@@ -17,30 +17,14 @@ import duckdb
 import polars as pl
 
 from schemas.contracts import DATASETS
-from schemas.derive import ddl
-from schemas.marts import FIGURE_PLACES, MARTS, Mart, MartColumn, check_columns
+from schemas.marts import MARTS, Mart, MartColumn, check_columns
 from warehouse.home import make_private
+from warehouse.sql import DUCKDB_TYPES, ddl, ident, literal
 
 log = logging.getLogger(__name__)
 
-#: DuckDB type of each declared output column type (schemas.marts.POLARS_TYPES has the polars ones).
-DUCKDB_TYPES = {
-    "string": "VARCHAR",
-    "int": "BIGINT",
-    "figure": f"DECIMAL(38,{FIGURE_PLACES})",
-    "decimal": "DECIMAL(38,9)",
-    "money": "DECIMAL(18,2)",
-    "boolean": "BOOLEAN",
-    "date": "DATE",
-    "timestamp": "TIMESTAMPTZ",
-    "json": "JSON",
-}
 #: How information_schema.columns reports those types (for the check of existing tables).
 _REPORTED = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}
-
-
-def quote_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _literal(value: str | bool | int) -> str:
@@ -48,12 +32,12 @@ def _literal(value: str | bool | int) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    return "'" + value.replace("'", "''") + "'"
+    return literal(value)
 
 
 def column_sql(col: MartColumn, *, constraints: bool = True) -> str:
     """``name TYPE [DEFAULT ...] [NOT NULL]`` of a declared column."""
-    sql = f"{quote_identifier(col.name)} {DUCKDB_TYPES[col.type]}"
+    sql = f"{ident(col.name)} {DUCKDB_TYPES[col.type]}"
     if col.sequence is not None:
         sql += f" DEFAULT nextval({_literal(col.sequence)})"
     elif col.default is not None:
@@ -65,11 +49,11 @@ def column_sql(col: MartColumn, *, constraints: bool = True) -> str:
 
 def table_ddl(mart: Mart) -> list[str]:
     """The statements creating a declared table (and the sequences its columns draw from)."""
-    statements = [f"CREATE SEQUENCE IF NOT EXISTS {quote_identifier(c.sequence)}" for c in mart.columns if c.sequence]
+    statements = [f"CREATE SEQUENCE IF NOT EXISTS {ident(c.sequence)}" for c in mart.columns if c.sequence]
     cols = [column_sql(c) for c in mart.columns]
     if mart.primary_key:
-        cols.append(f"PRIMARY KEY ({', '.join(quote_identifier(k) for k in mart.primary_key)})")
-    statements.append(f"CREATE TABLE IF NOT EXISTS {quote_identifier(mart.name)} (\n    "
+        cols.append(f"PRIMARY KEY ({', '.join(ident(k) for k in mart.primary_key)})")
+    statements.append(f"CREATE TABLE IF NOT EXISTS {ident(mart.name)} (\n    "
                       + ",\n    ".join(cols) + "\n)")
     return statements
 
@@ -119,8 +103,8 @@ def sync_declared_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
             declared = DUCKDB_TYPES[col.type]
             if col.name not in have:
                 if col.sequence is not None:
-                    statements.append(f"CREATE SEQUENCE IF NOT EXISTS {quote_identifier(col.sequence)}")
-                statements.append(f"ALTER TABLE {quote_identifier(mart.name)} ADD COLUMN "
+                    statements.append(f"CREATE SEQUENCE IF NOT EXISTS {ident(col.sequence)}")
+                statements.append(f"ALTER TABLE {ident(mart.name)} ADD COLUMN "
                                   f"{column_sql(col, constraints=False)}")
                 done.append(f"added {mart.name}.{col.name}")
             elif have[col.name] != _REPORTED.get(declared, declared):
@@ -137,6 +121,11 @@ def sync_declared_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 class WarehouseBusy(OSError):
     """Another process holds the warehouse (DuckDB allows one writer); an I/O condition worth retrying."""
+
+
+#: The errors a retry can fix (what :mod:`flows.retry` retries): the OS's and DuckDB's I/O errors
+#: (:class:`WarehouseBusy` is an OSError).
+IO_ERRORS: tuple[type[BaseException], ...] = (OSError, duckdb.IOException)
 
 
 def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -161,6 +150,13 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
             ) from None
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"SET memory_limit = '{os.environ.get('ORBIT_MEMORY_LIMIT', '4GB')}'")
+    return con
+
+
+def connect_memory() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB (nothing stored) with Orbit's session time zone: SQL over frames."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
     return con
 
 
@@ -222,8 +218,8 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame)
         return
     con.register("_mart", frame)
     try:
-        quoted = ", ".join(f'"{c}"' for c in frame.columns)
-        con.execute(f'INSERT INTO "{table}" ({quoted}) SELECT {quoted} FROM _mart')
+        quoted = ", ".join(ident(c) for c in frame.columns)
+        con.execute(f"INSERT INTO {ident(table)} ({quoted}) SELECT {quoted} FROM _mart")
     finally:
         con.unregister("_mart")
 

@@ -30,6 +30,7 @@ import duckdb
 import polars as pl
 
 from schemas.contracts import DATASETS
+from warehouse.sql import ident, literal
 
 FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 #: Files still being written or markers; never ingested.
@@ -154,14 +155,6 @@ def _scan(path: Path) -> int:
     if blank:
         raise RejectedFile(path, "the file is empty")
     return newlines + (last != b"\n")
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _check_header(path: Path, columns: list[str], opts: ReadOptions = CONTRACT, line: int = 1) -> None:
@@ -290,15 +283,15 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: Sha
             raise RejectedFile(path, f"unreadable CSV header: {e}", opts.skip_rows + 1) from None
     _check_header(path, header, opts, opts.skip_rows + 1)
     spec = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
-    renamed = ", ".join(f"c{i} AS {_ident(c)}" for i, c in enumerate(_names(header, opts)))
+    renamed = ", ".join(f"c{i} AS {ident(c)}" for i, c in enumerate(_names(header, opts)))
     select = shape(f"{table}_text", header)
     # Records are numbered while reading (a streaming row_number follows the file; the rowids of a table
     # built in parallel do not always), in a light pass of its own: shaping then runs in parallel.
     try:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {table}_text AS SELECT row_number() OVER () - 1 AS _n, {renamed}
-                FROM read_csv({_literal(str(path))}, columns={{{spec}}}, header=true, auto_detect=false,
-                strict_mode=true, null_padding=false, delim={_literal(opts.delimiter)}, quote='"', escape='"',
+                FROM read_csv({literal(str(path))}, columns={{{spec}}}, header=true, auto_detect=false,
+                strict_mode=true, null_padding=false, delim={literal(opts.delimiter)}, quote='"', escape='"',
                 encoding='utf-8', skip={opts.skip_rows})"""
         )
     except duckdb.InvalidInputException as e:
@@ -371,7 +364,7 @@ def _load_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: S
 
 def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape: Shape,
                   opts: ReadOptions = CONTRACT) -> list[str]:
-    source = f"read_parquet({_literal(str(path))}, file_row_number=true)"
+    source = f"read_parquet({literal(str(path))}, file_row_number=true)"
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
     except duckdb.Error as e:
@@ -381,7 +374,7 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str, shape:
 
     def text(name: str, kind: str, alias: str) -> str:
         nested = kind.endswith("]") or kind.startswith(("STRUCT", "MAP", "UNION"))
-        return f"CAST({'to_json(' + _ident(name) + ')' if nested else _ident(name)} AS VARCHAR) AS {_ident(alias)}"
+        return f"CAST({'to_json(' + ident(name) + ')' if nested else ident(name)} AS VARCHAR) AS {ident(alias)}"
 
     aliases = _names([n for n, _ in schema], opts)
     select = shape(f"(SELECT file_row_number AS _n, "

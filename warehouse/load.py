@@ -1,7 +1,7 @@
 """Writing ingested files into the warehouse: one transaction per file.
 
 A file is read, cast, validated and de-duplicated inside DuckDB (the SQL comes from
-:mod:`transforms.ingest` and the suite, :func:`schemas.suites.failures_sql`); its good rows,
+:mod:`warehouse.ingest_sql` and the suite's rules, :func:`warehouse.rules.failures_sql`); its good rows,
 its quarantined rows and its ledger row (``ingestion_log``) are committed together, so a
 crash leaves all of the file or none of it. A rejected file's ledger row names where the
 file goes (``quarantined_to``) and is committed before the file is moved, so a crash in
@@ -18,20 +18,19 @@ from pathlib import Path
 import duckdb
 
 from schemas.contracts import DATASETS, Dataset
-from schemas.derive import key_expr_sql
-from schemas.suites import failing_sql, failures_sql
-from transforms.ingest import (
+from warehouse.db import transaction
+from warehouse.ingest_sql import (
     bad_type_sql,
     check_columns,
     duplicates_sql,
-    ident,
     quarantine_sql,
     raw_json_sql,
     repeated_keys_sql,
     typed_sql,
 )
-from warehouse.db import transaction
 from warehouse.landing import RejectedFile, drop_rows, load_rows
+from warehouse.rules import failing_sql, failures_sql
+from warehouse.sql import ident, key_expr_sql
 
 #: DuckDB's memory cap on a connection that ingests, unless ORBIT_MEMORY_LIMIT sets one: the file's text and
 #: typed rows, the largest things a load holds, spill to disk beyond it. Measured on 5 M rows: the whole

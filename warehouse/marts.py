@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
 
 import duckdb
 import polars as pl
 
 from schemas.marts import ColumnMismatch, frame_columns, frame_schema
+from transforms.restatement import Restatement
 from warehouse.audit import append_audit
 from warehouse.db import insert_rows, transaction
 from warehouse.periods import (
@@ -57,17 +57,6 @@ def split_frame(frame: pl.DataFrame, tables: list[str]) -> dict[str, pl.DataFram
     if wanted != have:
         raise ColumnMismatch(" and ".join(tables), wanted - have, have - wanted)
     return {t: frame.select(frame_columns(t)) for t in tables}
-
-
-@dataclass(frozen=True)
-class Restatement:
-    """A closed period being reopened: the run it was frozen on, why, and its restatement rows."""
-
-    period: str
-    closed_run_id: str
-    reason: str
-    rows: pl.DataFrame
-    changed: int  # employees whose figures change
 
 
 def write_period_marts(con: duckdb.DuckDBPyConnection, results, *, run_id: str, input_hashes: list[str],

@@ -19,6 +19,7 @@ import polars as pl
 
 from warehouse.db import RUN_FAILURES_DDL, connect, query_frame
 from warehouse.home import make_public
+from warehouse.sql import ident
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def add_failure_to_snapshot(snapshot: Path, failure: RunFailure) -> bool:
 def rows_from_files(con: duckdb.DuckDBPyConnection, dataset: str, columns: list[str],
                     files: list[str] | None = None) -> pl.DataFrame:
     """``columns`` of the current rows of ``dataset`` (only those loaded from ``files``, when given)."""
-    cols = ", ".join(f'"{c}"' for c in columns)
+    cols = ", ".join(ident(c) for c in columns)
     if files is None:
         return query_frame(con, f"SELECT {cols} FROM {dataset}")
     return query_frame(con, f"SELECT {cols} FROM {dataset} WHERE list_contains(?, _file)", [files])

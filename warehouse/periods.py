@@ -8,21 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from schemas.marts import MARTS
 from transforms.periods import parse_period
+from transforms.restatement import PeriodStateError
 from warehouse.db import insert_rows, query_frame
 
 #: the columns of ``period_status`` (a contract: `orbit status` and analysts read them from the snapshot)
 PERIOD_STATUS_COLUMNS = MARTS["period_status"].column_names
-
-
-class PeriodStateError(ValueError):
-    """The period is not in the state the operation needs (a message telling the user what to do)."""
 
 
 @dataclass(frozen=True)
@@ -175,3 +174,35 @@ def reopen_period(con: duckdb.DuckDBPyConnection, period: str, *, expected_run_i
 
 def insert_restatements(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> None:
     insert_rows(con, "restatements", rows)
+
+
+def check_period(warehouse: Path, period: str, check: Callable[[duckdb.DuckDBPyConnection, str], str]) -> str:
+    """Run :func:`check_close` or :func:`check_reopen` on the warehouse file: the run it names, or
+    :class:`PeriodStateError` saying what to do."""
+    from warehouse.db import open_warehouse
+
+    with open_warehouse(warehouse) as con:
+        return check(con, period)
+
+
+def close_period_audited(con: duckdb.DuckDBPyConnection, period: str, *, user: str, at: dt.datetime,
+                         today: dt.date | None = None, allow_partial: bool = False, reason: str | None = None) -> str:
+    """Freeze ``period`` (:func:`close_period`) and audit it — partial or not, and why, with the ``reason`` —
+    in one transaction; return the run_id."""
+    from warehouse.audit import append_audit
+    from warehouse.db import transaction
+
+    with transaction(con):
+        why = partial_reason(con, period, today)
+        run_id = close_period(con, period, user=user, at=at, today=today, allow_partial=allow_partial)
+        versions, employees = con.execute(
+            "SELECT string_agg(DISTINCT plan_version, ',' ORDER BY plan_version), count(*) FROM employee_scores "
+            "WHERE period = ?", [period]).fetchall()[0]
+        detail = f"{employees} employee(s) frozen"
+        if why:
+            detail += f"; closed while partial ({why})"
+        if reason:
+            detail += f"; reason: {reason}"
+        append_audit(con, "close_period", period=period, run_id=run_id, plan_version=versions,
+                     input_hashes=run_inputs_digest(con, [run_id]), detail=detail)
+    return run_id

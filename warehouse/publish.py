@@ -32,6 +32,7 @@ from schemas.contracts import DATASETS, PUBLISHED_LINEAGE
 from schemas.marts import MARTS, published_tables
 from warehouse.db import table_ddl
 from warehouse.home import make_public
+from warehouse.sql import ident, literal
 
 log = logging.getLogger(__name__)
 STORAGE_VERSION = "v1.4.0"  # readable by DuckDB 1.4 and later (DBeaver, duckdb CLI)
@@ -104,10 +105,6 @@ VIEWS: dict[str, View] = {
 }
 
 
-def _sql_text(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path) -> dict[str, int]:
     """Write a fresh snapshot (and its Parquet copies) next to ``target`` and swap both in atomically.
     Returns row counts. ``con`` must not be in an open transaction: a second cursor reads the warehouse."""
@@ -119,9 +116,9 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path) -> dict[str, 
     parquet = target.parent / f"{PARQUET_LINK}.{generation}"
     parquet.mkdir()
     main = con.execute("SELECT current_database()").fetchall()[0][0]
-    selects = {table: f'SELECT {", ".join(_quoted(c) for c in published.columns)} '
-                      f'FROM {_quoted(main)}.{_quoted(table)}' for table, published in PUBLISHED_TABLES.items()}
-    con.execute(f"ATTACH {_sql_text(tmp)} AS snap (STORAGE_VERSION '{STORAGE_VERSION}')")
+    selects = {table: f'SELECT {", ".join(ident(c) for c in published.columns)} '
+                      f'FROM {ident(main)}.{ident(table)}' for table, published in PUBLISHED_TABLES.items()}
+    con.execute(f"ATTACH {literal(tmp)} AS snap (STORAGE_VERSION '{STORAGE_VERSION}')")
     try:
         # DuckDB writes a Parquet file on about one thread but fills a table on all of them: a second
         # cursor writes the published tables' Parquet copies from the warehouse (the same SELECTs, so the
@@ -139,7 +136,7 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path) -> dict[str, 
                 copies.result()
         finally:
             copier.close()
-        _write_parquet(con, {t: f"snap.{_quoted(t)}" for t in ("snapshot_info", "data_dictionary")}, parquet)
+        _write_parquet(con, {t: f"snap.{ident(t)}" for t in ("snapshot_info", "data_dictionary")}, parquet)
         con.execute("CHECKPOINT snap")
     except BaseException:
         shutil.rmtree(parquet, ignore_errors=True)
@@ -154,14 +151,10 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path) -> dict[str, 
     return counts
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _write_parquet(con: duckdb.DuckDBPyConnection, sources: dict[str, str], folder: Path) -> None:
     """``COPY source TO folder/<table>.parquet`` for each table -> source (a table, or a query in parentheses)."""
     for table, source in sources.items():
-        con.execute(f"COPY {source} TO {_sql_text(folder / f'{table}.parquet')} (FORMAT parquet)")
+        con.execute(f"COPY {source} TO {literal(folder / f'{table}.parquet')} (FORMAT parquet)")
 
 
 def _fill_snapshot(con: duckdb.DuckDBPyConnection, main: str, selects: dict[str, str], generation: int
@@ -172,14 +165,14 @@ def _fill_snapshot(con: duckdb.DuckDBPyConnection, main: str, selects: dict[str,
     dictionary: list[tuple[str, str | None, str, str]] = []
     expected: dict[str, dict[str, str]] = {}  # every table and view of the snapshot -> its described columns
     for table, published in PUBLISHED_TABLES.items():
-        con.execute(f"CREATE TABLE snap.{_quoted(table)} AS {selects[table]}")
-        counts[table] = con.execute(f"SELECT count(*) FROM snap.{_quoted(table)}").fetchall()[0][0]
+        con.execute(f"CREATE TABLE snap.{ident(table)} AS {selects[table]}")
+        counts[table] = con.execute(f"SELECT count(*) FROM snap.{ident(table)}").fetchall()[0][0]
         dictionary.append((table, None, "table", published.doc))
         expected[table] = published.columns
     con.execute("USE snap")
     try:
         for name, view in VIEWS.items():
-            con.execute(f"CREATE VIEW {_quoted(name)} AS {view.sql}")
+            con.execute(f"CREATE VIEW {ident(name)} AS {view.sql}")
             dictionary.append((name, None, "view", view.doc))
             expected[name] = view.columns
         for own in ("snapshot_info", "data_dictionary"):
@@ -205,7 +198,7 @@ def _fill_snapshot(con: duckdb.DuckDBPyConnection, main: str, selects: dict[str,
         con.executemany("INSERT INTO data_dictionary (table_name, column_name, type, description) "
                         "VALUES (?, ?, ?, ?)", dictionary)
     finally:
-        con.execute(f"USE {_quoted(main)}")
+        con.execute(f"USE {ident(main)}")
     return counts
 
 

@@ -1,8 +1,9 @@
-"""Reading the warehouse into typed polars frames (see docs/dev/frames.md)."""
+"""Reading the warehouse: typed polars frames (see docs/dev/frames.md), a run's inputs, the periods new rows touch."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -10,9 +11,13 @@ import polars as pl
 from schemas.contracts import DATASETS
 from schemas.derive import polars_schema
 from schemas.marts import frame_schema
+from schemas.plan import PlanSet
 from transforms.coverage import DATA_COLUMNS, no_data_message
-from transforms.periods import Period
+from transforms.periods import Period, answer_window, find_touched_periods, touched_columns
+from transforms.runs import make_run_id
 from warehouse.db import query_frame
+from warehouse.operations import rows_from_files
+from warehouse.sql import ident
 
 
 def load_frames(con: duckdb.DuckDBPyConnection,
@@ -50,8 +55,9 @@ def data_extent(con: duckdb.DuckDBPyConnection, start=None, end=None):
     ``[start, end)``, unbounded where None: the warehouse's answer to :func:`transforms.coverage.data_extent`."""
     lows, highs = [], []
     for table, column in DATA_COLUMNS.items():
-        where = [f"{column} IS NOT NULL"] + ([f"{column} >= ?"] if start else []) + ([f"{column} < ?"] if end else [])
-        lo, hi = con.execute(f"SELECT min({column}), max({column}) FROM {table} WHERE {' AND '.join(where)}",
+        col = ident(column)
+        where = [f"{col} IS NOT NULL"] + ([f"{col} >= ?"] if start else []) + ([f"{col} < ?"] if end else [])
+        lo, hi = con.execute(f"SELECT min({col}), max({col}) FROM {ident(table)} WHERE {' AND '.join(where)}",
                              [v for v in (start, end) if v]).fetchall()[0]
         if lo is not None:
             lows.append(lo)
@@ -71,6 +77,37 @@ def data_quality_findings(con: duckdb.DuckDBPyConnection, check: str) -> pl.Data
     if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'data_quality' "
                        "AND table_schema = 'main'").fetchall()[0][0]:
         return pl.DataFrame(schema=schema)
-    cols = ", ".join(f'"{c}"' for c in schema)
+    cols = ", ".join(ident(c) for c in schema)
     frame = query_frame(con, f'SELECT {cols} FROM data_quality WHERE "check" = ? ORDER BY period, examples', [check])
     return frame.cast(schema) if frame.height else pl.DataFrame(schema=schema)
+
+
+def plan_bytes(source: Path) -> bytes:
+    """The content of the plan file ``source``, or of every ``*.yaml``/``*.yml`` in the folder ``source``
+    (sorted by path): with the input hashes, what a run_id is made of."""
+    files = [source] if source.is_file() else sorted(source.glob("*.y*ml"))
+    return b"".join(p.read_bytes() for p in sorted(files))
+
+
+def current_run_id(con: duckdb.DuckDBPyConnection, plan_source: Path) -> str:
+    """The run_id an evaluation of the warehouse's current inputs with the plan(s) at ``plan_source`` gets."""
+    return make_run_id(input_hashes(con), plan_bytes(plan_source))
+
+
+def touched_periods(con: duckdb.DuckDBPyConnection, plans: PlanSet, files: list[str],
+                    datasets: list[str] | None = None) -> dict[str, list[str] | None]:
+    """For each dataset loaded from ``files`` (``datasets``, by default the files' folders: ``<dataset>/<name>``;
+    a source's file names its source's folder): the periods its new or changed rows touch (None: every
+    period), read from the warehouse after loading (DESIGN "Periods touched")."""
+    names = sorted((set(datasets) if datasets is not None else {f.split("/", 1)[0] for f in files}) & set(DATASETS))
+    base = plans.base
+    window = answer_window(plans)
+    out: dict[str, list[str] | None] = {}
+    for name in names:
+        columns = touched_columns(name)
+        rows = rows_from_files(con, name, columns, files) if columns else pl.DataFrame()
+        opportunities = (rows_from_files(con, "opportunities", ["opportunity_id", *DATASETS["opportunities"].event_times])
+                         if name == "activities" else None)
+        out[name] = find_touched_periods(name, rows, base.timezone, base.period, opportunities=opportunities,
+                                         answer_window=window)
+    return out

@@ -24,11 +24,12 @@ import duckdb
 
 from schemas.contracts import DATASETS, Column, Dataset
 from schemas.sources import MappingError, ResolvedFeed, Source, load_mapping, resolve
-from schemas.suites import failing_sql
-from transforms.ingest import _TIMESTAMP, _strip, ident, literal, raw_json_sql, typed_sql
 from warehouse.db import transaction
+from warehouse.ingest_sql import _TIMESTAMP, _strip, raw_json_sql, typed_sql
 from warehouse.landing import ReadOptions, drop_rows, load_rows
 from warehouse.load import LedgerEntry, load_typed, log_entry
+from warehouse.rules import failing_sql
+from warehouse.sql import ident, literal
 
 #: Columns every feed's rows carry besides the contract's and the unused source columns.
 _SKIP, _UNMAPPED = "_skip", "_unmapped"

@@ -10,14 +10,8 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from flows.deployments import (
-    DATASET_UPDATED,
-    DEPLOYMENT_NAMES,
-    FILE_ARRIVED,
-    build_deployments,
-    evaluate_change_flow,
-    ingest_file_flow,
-)
+from flows.deployments import DEPLOYMENT_NAMES, build_deployments, evaluate_change_flow, ingest_file_flow
+from flows.events import DATASET_UPDATED, FILE_ARRIVED
 from warehouse.home import DEFAULT_PLAN, Home
 
 END = dt.date(2026, 9, 30)
@@ -84,8 +78,9 @@ def test_an_arrival_run_ingests_what_is_waiting_in_order_evaluates_and_publishes
     import os
     import time
 
-    from flows.common import touched_periods
     from flows.deployments import waiting_files
+    from warehouse.db import open_warehouse
+    from warehouse.read import touched_periods
 
     home, frames = seeded
     july = frames["activities"].filter(frames["activities"]["occurred_at"].str.starts_with("2026-07-15")).head(5)
@@ -113,7 +108,8 @@ def test_an_arrival_run_ingests_what_is_waiting_in_order_evaluates_and_publishes
     assert "activities/fresh.csv" not in ledger and "activities/last.csv" not in ledger
     assert _rows(home.warehouse, "SELECT count(*) FROM runs")[0][0] == runs_before + 1  # evaluated here
     assert _rows(home.published, "SELECT count(*) FROM ingestion_log WHERE file = 'activities/one.csv'") == [(1,)]
-    periods = touched_periods(home, default_plans, ["activities/one.csv"])["activities"]
+    with open_warehouse(home.warehouse, read_only=True) as con:
+        periods = touched_periods(con, default_plans, ["activities/one.csv"])["activities"]
     assert "2026-Q3" in periods
 
     # the same periods again, from the same inputs: already published, nothing is recomputed

@@ -33,3 +33,14 @@ def test_summarize_departments_averages_included_achievements_only():
     })
     out = summarize_departments(matrix)
     assert out.select("mean_achievement", "employees").rows() == [(0.75, 2)]
+
+
+def test_find_periods_dates_data_by_the_contract_data_time():
+    """An opportunity is data of the period it closed in (the contract's ``data_time``), not of the one it
+    was created in."""
+    frames = _empty()
+    at = [dt.datetime(2026, 2, 10, tzinfo=UTC), dt.datetime(2026, 7, 1, 12, tzinfo=UTC)]
+    frames["opportunities"] = pl.DataFrame({"created_at": at[:1], "closed_at": at[1:]},
+                                           schema={"created_at": pl.Datetime("us", "UTC"),
+                                                   "closed_at": pl.Datetime("us", "UTC")})
+    assert [p.label for p in find_periods(frames, "UTC", "quarter")] == ["2026-Q3"]

@@ -57,3 +57,21 @@ def test_export_text_writes_missing_money_as_empty():
     assert export_text(shape_bonus_export(lines, draft=False)).row(0) == (
         "E1", "", "hr", "2026-Q3", "0.666667", "0.000001", "", "", "true", "1", "r",
         "zero: csat: no actual (counted as 0)", "false", "", "")
+
+
+def test_check_export_allows_only_a_closed_period_on_one_run_unless_draft():
+    import pytest
+
+    from transforms.export import ExportError, check_export
+
+    ok = dict(evaluated=True, state="closed", closed_run="r1", runs={"r1"})
+    check_export("2026-Q3", "xlsx", False, **ok)
+    with pytest.raises(ExportError, match="format 'pdf'"):
+        check_export("2026-Q3", "pdf", False, **ok)
+    with pytest.raises(ExportError, match="no evaluated results for period 2026-Q3"):
+        check_export("2026-Q3", "csv", True, **{**ok, "evaluated": False})
+    with pytest.raises(ExportError, match="not closed"):
+        check_export("2026-Q3", "csv", False, **{**ok, "state": "open", "closed_run": None})
+    check_export("2026-Q3", "csv", True, **{**ok, "state": "open", "closed_run": None})  # a draft
+    with pytest.raises(ExportError, match="closed on run r1 but holds other results"):
+        check_export("2026-Q3", "csv", False, **{**ok, "runs": {"r1", "r2"}})

@@ -54,3 +54,41 @@ def test_restatement_rows_carry_both_runs_and_the_reason():
     assert rows.height == 3
     assert rows.row(0) == ("2026-Q3", "E1", "a", "b", Decimal("1.000000000000"), Decimal("1.000000000000"),
                            Decimal("1000.00"), Decimal("1001.00"), Decimal("1.00"), "late opportunities file", at)
+
+
+class _Frozen:
+    def __init__(self, run_id, figures):
+        self.run_id, self.figures = run_id, figures
+
+
+class _Result:
+    def __init__(self, label, scores):
+        from transforms.periods import parse_period
+
+        self.period, self.scores = parse_period(label), scores
+
+
+def test_compare_closed_flags_pending_or_restates_and_leaves_open_periods_alone():
+    import pytest
+
+    from transforms.restatement import PeriodStateError, check_restate, compare_closed
+
+    at = dt.datetime(2026, 10, 2, tzinfo=dt.timezone.utc)
+    changed = OLD.with_columns(pl.when(pl.col("employee_id") == "E2").then(pl.lit(Decimal("9.99")))
+                               .otherwise(pl.col("bonus_amount")).alias("bonus_amount"))
+    closed = {"2026-Q1": _Frozen("r1", OLD), "2026-Q2": _Frozen("r2", OLD)}
+    results = [_Result("2026-Q1", OLD), _Result("2026-Q2", changed), _Result("2026-Q3", changed)]
+    pending, restatements = compare_closed(results, closed, {}, "new", at)
+    assert pending == {"2026-Q1": False, "2026-Q2": True} and restatements == []
+
+    pending, restatements = compare_closed(results, closed, {"2026-Q2": "late invoices"}, "new", at)
+    assert pending == {"2026-Q1": False}
+    [r] = restatements
+    assert (r.period, r.closed_run_id, r.reason, r.changed) == ("2026-Q2", "r2", "late invoices", 1)
+    assert r.rows.columns == RESTATEMENT_COLUMNS and r.rows["new_run_id"].unique().to_list() == ["new"]
+
+    with pytest.raises(PeriodStateError, match="2026-Q4 could not be recomputed"):
+        compare_closed(results, {**closed, "2026-Q4": _Frozen("r4", OLD)}, {"2026-Q4": "why"}, "new", at)
+    with pytest.raises(PeriodStateError, match="2026-Q3 is not closed"):
+        check_restate({"2026-Q3": "why"}, closed)
+    check_restate({"2026-Q1": "why"}, closed)

@@ -59,3 +59,12 @@ def test_roster_rows_touch_every_period_and_no_rows_touch_none():
 def test_an_unknown_period_kind_is_refused():
     with pytest.raises(ValueError):
         find_touched_periods("feedback", pl.DataFrame({"responded_at": _ts("2026-07-01T12:00:00+00:00")}), TZ, "week")
+
+
+def test_touched_columns_come_from_the_contract_event_times(default_plans):
+    from transforms.periods import answer_window, touched_columns
+
+    assert touched_columns("opportunities") == ["created_at", "closed_at"]
+    assert touched_columns("activities") == ["occurred_at", "opportunity_id"]
+    assert touched_columns("targets") == ["period"] and touched_columns("employees") == []
+    assert answer_window(default_plans) == dt.timedelta(hours=24)  # the default plan's lead_sla

@@ -8,8 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.contracts import DATASETS
-from transforms.ingest import bad_type_sql, check_columns, duplicates_sql, quarantine_sql, repeated_keys_sql, typed_sql
 from warehouse.db import query_frame
+from warehouse.ingest_sql import (
+    bad_type_sql,
+    check_columns,
+    duplicates_sql,
+    quarantine_sql,
+    repeated_keys_sql,
+    typed_sql,
+)
 
 OPPS = DATASETS["opportunities"]
 UTC = dt.timezone.utc

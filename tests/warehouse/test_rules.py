@@ -3,9 +3,10 @@ import datetime as dt
 import polars as pl
 
 from schemas.contracts import DATASETS
-from schemas.suites import build_suite, suite_rules, validate_rows
-from transforms.ingest import typed_sql
+from schemas.suites import build_suite, suite_rules
 from warehouse.db import query_frame
+from warehouse.ingest_sql import typed_sql
+from warehouse.rules import validate_rows
 
 NOW = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc)
 
@@ -93,7 +94,7 @@ def test_ingest_rules_compile_without_importing_great_expectations():
     import sys
 
     code = ("import sys, datetime as dt; from schemas.contracts import DATASETS; "
-            "from schemas.suites import failing_sql, suite_rules; import flows.ingest; "
+            "from schemas.suites import suite_rules; from warehouse.rules import failing_sql; import flows.ingest; "
             "r = suite_rules(DATASETS['activities'], departments=['sales'], currency='EUR', "
             "now=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)); assert 'IS NULL' in failing_sql(r); "
             "print(sorted(m for m in sys.modules if m.startswith('great_expectations')))")

@@ -1,19 +1,19 @@
-"""Pure ingest transforms, as DuckDB SQL over the text rows of one delivered file.
+"""The ingest's SQL over the text rows of one delivered file (built here, run by :mod:`warehouse.load`).
 
 A delivered file is read as text (every column VARCHAR) and, in the same pass, cast to the
 contract by :func:`typed_sql` (:func:`warehouse.landing.load_rows` numbers the rows with
 ``_line``, their line or record number in the file). These functions build the SQL that
 checks its columns against the contract, casts each value to the contract's type (a value
 that does not parse is a row-level problem, never a silent null), resolves rows that
-repeat a key within the file and shapes quarantined rows. They only build SQL; the
-warehouse runs it (:mod:`warehouse.load`), so every step runs inside DuckDB, in parallel,
+repeat a key within the file and shapes quarantined rows. They only build SQL;
+:mod:`warehouse.load` runs it, so every step runs inside DuckDB, in parallel,
 without copying the file's rows into Python.
 """
 
 from __future__ import annotations
 
 from schemas.contracts import Column, Dataset
-from schemas.derive import duckdb_type, key_expr_sql
+from warehouse.sql import duckdb_type, ident, key_expr_sql, literal
 
 #: Text forms accepted for each non-text type; anything else is quarantined as ``bad_type``.
 _NUMBER = r"[+-]?\d+(\.\d{1,9})?"  # more places than DECIMAL(38,9) keeps would be silently rounded
@@ -28,15 +28,6 @@ _WHITESPACE = "' \t\r\n\f\v'"
 _REASON_PRIORITY = ("null_key", "bad_type", "duplicate_key_conflict")
 #: Prefix of the trimmed text of a contract column inside :func:`typed_sql`.
 _TEXT = "_text_"
-
-
-def ident(name: str) -> str:
-    """A column name as a quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def check_columns(columns: list[str], ds: Dataset) -> tuple[list[str], list[str]]:
