@@ -44,8 +44,9 @@ class PeriodResult:
     coverage: Coverage | None = None  # what the period's data covers; partial or not
 
 
-def find_periods(frames: dict[str, pl.DataFrame], tz: str, kind: str) -> list[Period]:
-    """Every period from the first to the last event in the data (in the plan's timezone)."""
+def data_span(frames: dict[str, pl.DataFrame], tz: str) -> tuple[dt.date, dt.date] | None:
+    """The first and last local day (in ``tz``) of the data: each dataset's ``data_time`` (the contract's,
+    :data:`transforms.coverage.DATA_COLUMNS`); None when there is none."""
     days: list[dt.date] = []
     for name, column in _EVENT_COLUMNS.items():
         frame = frames[name]
@@ -54,9 +55,13 @@ def find_periods(frames: dict[str, pl.DataFrame], tz: str, kind: str) -> list[Pe
             ends = frame.select(pl.col(column).min().alias("lo"), pl.col(column).max().alias("hi"))
             days += [d for d in ends.select(local_date(ends, "lo", tz), local_date(ends, "hi", tz)).row(0)
                      if d is not None]
-    if not days:
-        return []
-    return periods_spanning(min(days), max(days), kind)
+    return (min(days), max(days)) if days else None
+
+
+def find_periods(frames: dict[str, pl.DataFrame], tz: str, kind: str) -> list[Period]:
+    """Every period from the first to the last event in the data (in the plan's timezone)."""
+    span = data_span(frames, tz)
+    return periods_spanning(span[0], span[1], kind) if span else []
 
 
 def _owner_departments(employees: pl.DataFrame, roster: pl.DataFrame) -> pl.DataFrame:

@@ -14,8 +14,8 @@ from fractions import Fraction
 
 import polars as pl
 
-from transforms.evaluation import find_periods
-from transforms.periods import Period, local_date
+from transforms.evaluation import data_span, find_periods
+from transforms.periods import Period
 from transforms.scoring import MONEY, round_half_up
 
 #: multiplier bands of the distribution (lower bound inclusive, upper exclusive; the last is open)
@@ -27,8 +27,6 @@ BANDS: tuple[tuple[str, Fraction, Fraction | None], ...] = (
     ("1.5 – 2", Fraction(3, 2), Fraction(2)),
     ("2 and above", Fraction(2), None),
 )
-_EVENT_COLUMNS = {"activities": "occurred_at", "opportunities": "closed_at", "measurements": "measured_at",
-                  "feedback": "responded_at"}
 
 EMPLOYEE_SCHEMA: dict[str, pl.DataType] = {
     "period": pl.Utf8(), "employee_id": pl.Utf8(), "full_name": pl.Utf8(), "department": pl.Utf8(),
@@ -44,16 +42,10 @@ def complete_periods(frames: dict[str, pl.DataFrame], tz: str, kind: str, today:
     """The periods that the data covers from their first to their last day, ended by ``today``: the data's
     first event is on or before the period's first day and its last event on or after the period's last day
     (in the plan's timezone)."""
-    days: list[dt.date] = []
-    for name, column in _EVENT_COLUMNS.items():
-        frame = frames[name]
-        if frame.height:
-            ends = frame.select(pl.col(column).min().alias("lo"), pl.col(column).max().alias("hi"))
-            days += [d for d in ends.select(local_date(ends, "lo", tz), local_date(ends, "hi", tz)).row(0)
-                     if d is not None]
-    if not days:
+    span = data_span(frames, tz)
+    if span is None:
         return []
-    first, last = min(days), min(max(days), today)
+    first, last = span[0], min(span[1], today)
     return [p for p in find_periods(frames, tz, kind) if p.start >= first and p.end <= last and p.end < today]
 
 
