@@ -94,9 +94,9 @@ def test_refused_mapping_leaves_files_waiting_and_a_changed_one_never_reinterpre
     (entry,) = ingest_flow(home, default_plans)
     assert (entry.status, entry.dataset, entry.rows_loaded) == ("loaded", "opportunities", 3)
     first_hash = entry.mapping_sha256
-    from flows.common import touched_periods
+    from flows.ingest import find_touched_periods
 
-    assert touched_periods(home, default_plans, ["crm/export.csv"], ["opportunities"]) == \
+    assert find_touched_periods(home, default_plans, ["crm/export.csv"], ["opportunities"]) == \
         {"opportunities": ["2026-Q3"]}
     assert q(home, "SELECT stage FROM opportunities WHERE opportunity_id = 'O2'") == [("open",)]
 
